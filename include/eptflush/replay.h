@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The replay engine: applies an op stream to the L1 model, hands each
+ * flush point to a strategy (or to the `ideal` oracle), lets L2 accesses
+ * reach the parent model, runs the checker after every flush, and counts.
+ * It plays KVM's outermost caller: apply, flush, check, then free.
+ */
+#ifndef EPTFLUSH_REPLAY_H
+#define EPTFLUSH_REPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <eptflush/checker.h>
+#include <eptflush/flush.h>
+#include <eptflush/op.h>
+#include <eptflush/parent.h>
+
+#define EPTF_IDEAL_NAME "ideal"
+
+/* The metrics of one replay; the JSON `results` keys are these names. */
+struct eptf_metrics {
+	uint64_t ops;
+	uint64_t flush_points;
+	uint64_t hypercalls;
+	uint64_t list_hypercalls;
+	uint64_t full_flushes;
+	uint64_t list_entries;
+	uint64_t pages_flushed;
+	uint64_t ept02_dropped;
+	uint64_t tlb_dropped;
+	uint64_t ept_violations;
+	uint64_t tlb_misses;
+	uint64_t tlb_hits;
+	uint64_t stale_violations;
+	uint64_t errors;        /* ops the model refused + strategy errors + rejected calls */
+	uint64_t fallbacks;
+	uint64_t root_flushes;  /* INVEPT on root switch (same for every strategy) */
+	uint64_t faults_injected;
+	uint64_t modeled_cycles;
+};
+
+struct eptf_replay_config {
+	const char *strategy;      /* a strategy name or EPTF_IDEAL_NAME */
+	unsigned nr_vcpus;
+	struct eptf_parent_config parent;
+	bool checker;              /* run the checker (default on) */
+	/* per violation (may be NULL); the engine counts them anyway */
+	eptf_violation_fn on_violation;
+	/* per error (may be NULL): op index and message */
+	void (*on_error)(void *ctx, uint64_t op_index, const char *msg);
+	void *ctx;
+	/* called after each flush point (may be NULL): for "flushes over time" charts */
+	void (*on_flush)(void *ctx, uint64_t op_index, const struct eptf_metrics *m);
+};
+
+void eptf_replay_config_default(struct eptf_replay_config *cfg);
+
+struct eptf_replay;
+
+/* EPTF_ENOENT for an unknown strategy name. */
+int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay **out);
+void eptf_replay_destroy(struct eptf_replay *r);
+
+/*
+ * Apply one op. Returns 0; an op the model refuses is counted as an error
+ * and reported through on_error, and also returns 0 (the replay goes on).
+ * Returns a negative EPTF_E* only for an internal failure (out of memory).
+ */
+int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op);
+
+void eptf_replay_metrics(const struct eptf_replay *r, struct eptf_metrics *out);
+
+/* Names and values of struct eptf_metrics fields, for reports: NULL-terminated. */
+extern const char *const eptf_metrics_keys[];
+uint64_t eptf_metrics_get(const struct eptf_metrics *m, size_t key_index);
+
+#endif

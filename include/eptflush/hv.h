@@ -78,6 +78,10 @@ struct eptf_hv_control {
 	uint64_t reserved;     /* the RsvdZ bits as they were in the word (parse only) */
 };
 
+/* Bits 31:27, 47:44 and 63:60: RsvdZ in the TLFS control word. */
+#define EPTF_HV_CTL_RESERVED_MASK 0xf000f000f8000000ull
+#define EPTF_HV_MAX_REP_COUNT 4095u /* 12-bit rep count field */
+
 /* Build a control word; fields wider than their bit ranges are truncated. */
 uint64_t eptf_hv_control_build(const struct eptf_hv_control *c);
 /* Split a control word into its fields; never fails. */
@@ -104,6 +108,15 @@ enum eptf_hv_unit {
 	EPTF_HV_UNIT_1G = 2,
 };
 
+#define EPTF_HV_PAGES_2M 512ull                   /* 4 KiB frames per 2 MiB unit */
+#define EPTF_HV_PAGES_1G (512ull * 512ull)        /* 4 KiB frames per 1 GiB unit */
+#define EPTF_HV_FRAME_LIMIT (1ull << EPTF_HV_FRAME_BITS) /* first frame past the space */
+#define EPTF_HV_ENTRY_LARGE_BIT (1ull << 11)      /* largepage */
+#define EPTF_HV_ENTRY_LARGE_RESERVED (0xffull << 13) /* bits 20:13 of a large entry */
+
+/* 4 KiB frames in one @unit (1, 512 or 262144). */
+uint64_t eptf_hv_unit_pages(enum eptf_hv_unit unit);
+
 /* A guest-physical range in 4 KiB frames: [gfn, gfn + pages). */
 struct eptf_hv_range {
 	uint64_t gfn;
@@ -127,8 +140,9 @@ struct eptf_hv_entry {
 int eptf_hv_entry_encode(uint64_t gfn, uint32_t units, enum eptf_hv_unit unit, uint64_t *entry);
 /*
  * Decode an entry. Returns 0, or EPTF_EINVAL when a large entry has a
- * reserved bit (13-20) set. A decoded range may run past 2^52 frames; the
- * validator checks widths.
+ * reserved bit (13-20) set or is a 1 GiB entry whose base is not 1 GiB
+ * aligned (base_large_pfn bits 8:0 set). A decoded range may run past 2^52
+ * frames; the validator checks widths.
  */
 int eptf_hv_entry_decode(uint64_t entry, struct eptf_hv_entry *out);
 
@@ -240,9 +254,18 @@ struct eptf_hv_request {
  *                            rep count 0 or over 510; rep start >= rep count
  *   INVALID_ALIGNMENT        input shorter than the header plus the reps claimed
  *                            (it would cross the input page)
- *   INVALID_PARAMETER        flags != 0; reserved bits in a large entry; a large
+ *   INVALID_PARAMETER        flags != 0; reserved bits in a large entry; a 1 GiB
+ *                            entry whose base is not 1 GiB aligned; a large
  *                            entry when !allow_large; a range past gpa_bits
- * On SUCCESS @out holds the request. Total: reads only [input, input + input_len).
+ * Checks run in the order listed (code, control word, length, contents) and
+ * the first failure is returned; entries are checked in index order from
+ * rep_start (entries below rep_start were done by an earlier call and are not
+ * read). The simple call 0x00AF accepts the fast bit (its 16-byte input fits
+ * in two registers) and needs input_len >= 16. The "nested" bit 31 that Linux
+ * defines is reserved here: this validator is the L0 of a nested guest.
+ * A NULL @input is treated as input_len 0; @cfg NULL means the defaults;
+ * gpa_bits over 64 means 64. On SUCCESS @out (may be NULL) holds the request;
+ * on failure @out is unspecified. Total: reads only [input, input + input_len).
  */
 uint16_t eptf_hv_validate(uint64_t control, const void *input, size_t input_len,
 			  const struct eptf_hv_validate_cfg *cfg, struct eptf_hv_request *out);

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The rep-hypercall driver, after Linux's hv_do_rep_hypercall()
+ * (include/asm-generic/mshyperv.h; seed-series.md section 4): the hypervisor
+ * may return early (the TLFS bounds one invocation to about 50 us) with
+ * SUCCESS and the total number of reps completed in result bits 43:32; the
+ * caller re-issues the same call with rep start (control bits 59:48) set to
+ * that count until all reps are done, and stops at the first non-success
+ * status. Unlike Linux we also stop when a parent reports no progress or an
+ * inconsistent count, so a broken transport cannot make us loop forever.
+ */
+#include <eptflush/hv.h>
+
+static void info_set(struct eptf_hv_call_info *info, uint16_t status, uint16_t reps,
+		     uint32_t issues)
+{
+	if (!info)
+		return;
+	info->status = status;
+	info->reps_done = reps;
+	info->issues = issues;
+}
+
+int eptf_hv_rep_call(const struct eptf_hv_transport *t, uint16_t code, uint16_t rep_count,
+		     const void *input, size_t input_len, struct eptf_hv_call_info *info)
+{
+	uint16_t start = 0;
+	uint32_t issues = 0;
+
+	if (!t || !t->hypercall || rep_count == 0 || rep_count > EPTF_HV_MAX_REP_COUNT)
+		return EPTF_EINVAL;
+	for (;;) {
+		struct eptf_hv_control c = {
+			.code = code, .rep_count = rep_count, .rep_start = start};
+		uint64_t result = t->hypercall(t->ctx, eptf_hv_control_build(&c), input, input_len);
+		uint16_t status = eptf_hv_result_status(result);
+		uint16_t done = eptf_hv_result_reps(result);
+
+		issues++;
+		if (status != EPTF_HV_STATUS_SUCCESS) {
+			/* a failing call's count is the parent's word on what was done */
+			info_set(info, status, done, issues);
+			return EPTF_EHV;
+		}
+		if (done == rep_count) {
+			info_set(info, status, done, issues);
+			return 0;
+		}
+		if (done <= start || done > rep_count) {
+			/* no progress, backwards, or past the end: do not trust it */
+			info_set(info, status, start, issues);
+			return EPTF_EHV;
+		}
+		start = done;
+	}
+}
+
+int eptf_hv_flush_list_call(const struct eptf_hv_transport *t, const struct eptf_hv_flush_list *list,
+			    uint16_t count, struct eptf_hv_call_info *info)
+{
+	if (!list || count == 0 || count > EPTF_HV_MAX_FLUSH_REP_COUNT)
+		return EPTF_EINVAL;
+	return eptf_hv_rep_call(t, EPTF_HVCALL_FLUSH_GPA_LIST, count, list,
+				EPTF_HV_LIST_HEADER_SIZE + (size_t)count * sizeof(uint64_t), info);
+}
+
+int eptf_hv_flush_space_call(const struct eptf_hv_transport *t, uint64_t address_space,
+			     struct eptf_hv_call_info *info)
+{
+	/* struct hv_guest_mapping_flush { u64 address_space; u64 flags; } */
+	uint64_t input[2];
+	struct eptf_hv_control c = {.code = EPTF_HVCALL_FLUSH_GPA_SPACE};
+
+	if (!t || !t->hypercall)
+		return EPTF_EINVAL;
+	input[0] = address_space;
+	input[1] = 0;
+	uint64_t result = t->hypercall(t->ctx, eptf_hv_control_build(&c), input, sizeof(input));
+	uint16_t status = eptf_hv_result_status(result);
+
+	info_set(info, status, 0, 1);
+	return status == EPTF_HV_STATUS_SUCCESS ? 0 : EPTF_EHV;
+}

@@ -82,6 +82,15 @@ int eptf_flush_ranges_linux(struct eptf_flush_ctx *ctx, const struct eptf_flush_
 			    const struct eptf_hv_range *ranges, size_t n);
 
 /*
+ * Mainline's shape: each of the @n ranges is its own list call (Linux
+ * filler, offset 0) to every root of @fp; a range that overflows 510
+ * entries or a call that fails gives that root a full flush instead and
+ * ends its ranges (rule 1).
+ */
+int eptf_flush_ranges_each(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+			   const struct eptf_hv_range *ranges, size_t n);
+
+/*
  * Sort and merge @ranges (modified in place), encode them with the merging
  * builder (large entries when the parent accepts them) into as many input
  * pages as needed, and send them to every root of @fp; a failed call

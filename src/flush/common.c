@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * What the strategies share: the full flush, the Linux-compatible list path
+ * (one input page, the seed's filler), the merging path (several input
+ * pages, large entries), and the exact ranges a corrected KVM flushes.
+ *
+ * Counting: stats.hypercalls adds eptf_hv_call_info.issues (continuations
+ * included); list_hypercalls counts 0x00B0 calls started, full_flushes
+ * 0x00AF calls issued, list_entries and pages_flushed what each list call
+ * carried (per root). A list call that fails is an error and a fallback.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+bool eptf_flush__all_direct(const struct eptf_flush_point *fp)
+{
+	for (size_t i = 0; i < fp->nroots; i++)
+		if (!fp->roots[i].direct)
+			return false;
+	return true;
+}
+
+void eptf_flush__report(struct eptf_flush_ctx *ctx, uint64_t op_index, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (!ctx->error)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctx->error(ctx->error_ctx, op_index, msg);
+}
+
+int eptf_flush__full_root(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp, uint64_t hpa)
+{
+	struct eptf_hv_call_info info = { 0 };
+	int r = eptf_hv_flush_space_call(&ctx->hv, hpa, &info);
+
+	ctx->stats.hypercalls += info.issues;
+	ctx->stats.full_flushes++;
+	if (r < 0) {
+		/*
+		 * Nothing is left to degrade to inside the model: KVM would
+		 * fall back to KVM_REQ_TLB_FLUSH. Report it so it is seen.
+		 */
+		ctx->stats.errors++;
+		eptf_flush__report(ctx, fp->op_index, "full flush of root %#llx failed: %s (status %#x)",
+				   (unsigned long long)hpa, eptf_strerror(r), info.status);
+	}
+	return r;
+}
+
+int eptf_flush_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
+{
+	for (size_t i = 0; i < fp->nroots; i++)
+		eptf_flush__full_root(ctx, fp, fp->roots[i].hpa);
+	return 0;
+}
+
+int eptf_flush__fallback_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
+{
+	ctx->stats.fallbacks += fp->nroots;
+	return eptf_flush_full(ctx, fp);
+}
+
+int eptf_flush__send_list(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+			  struct eptf_hv_flush_list *list, uint16_t count, uint64_t pages)
+{
+	struct eptf_hv_call_info info = { 0 };
+	int r;
+
+	list->flags = 0;
+	r = eptf_hv_flush_list_call(&ctx->hv, list, count, &info);
+	ctx->stats.hypercalls += info.issues;
+	ctx->stats.list_hypercalls++;
+	ctx->stats.list_entries += count;
+	ctx->stats.pages_flushed += pages;
+	if (r >= 0)
+		return 0;
+	ctx->stats.errors++;
+	ctx->stats.fallbacks++;
+	eptf_flush__report(ctx, fp->op_index,
+			   "list flush of root %#llx failed after %u of %u entries: %s (status %#x); full flush instead",
+			   (unsigned long long)list->address_space, info.reps_done, count, eptf_strerror(r),
+			   info.status);
+	eptf_flush__full_root(ctx, fp, list->address_space);
+	return 1;
+}
+
+uint64_t eptf_flush__linux_entries(const struct eptf_hv_range *ranges, size_t n)
+{
+	uint64_t e = 0;
+
+	for (size_t i = 0; i < n; i++)
+		e += (ranges[i].pages + EPTF_HV_MAX_FLUSH_PAGES - 1) / EPTF_HV_MAX_FLUSH_PAGES;
+	return e;
+}
+
+int eptf_flush_ranges_linux(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+			    const struct eptf_hv_range *ranges, size_t n)
+{
+	struct eptf_hv_flush_list list;
+	uint64_t pages = 0;
+	int off = 0;
+
+	/* The list is the same for every root: fill it once, then stamp each root in. */
+	memset(&list, 0, sizeof(list));
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (ranges[i].pages == 0)
+			continue;
+		r = eptf_hv_fill_linux(&list, off, ranges[i].gfn, ranges[i].pages);
+		if (r < 0) /* -ENOSPC or a range past the frame space: rule 1 */
+			return eptf_flush__fallback_full(ctx, fp);
+		off = r;
+		pages += ranges[i].pages;
+	}
+	if (off == 0) /* nothing to list: never degrade to no flush (rule 1) */
+		return eptf_flush__fallback_full(ctx, fp);
+	for (size_t i = 0; i < fp->nroots; i++) {
+		list.address_space = fp->roots[i].hpa;
+		eptf_flush__send_list(ctx, fp, &list, (uint16_t)off, pages);
+	}
+	return 0;
+}
+
+int eptf_flush_ranges_each(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+			   const struct eptf_hv_range *ranges, size_t n)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++)
+		if (ranges[i].pages)
+			any = true;
+	if (!any)
+		return eptf_flush__fallback_full(ctx, fp);
+	for (size_t ri = 0; ri < fp->nroots; ri++) {
+		struct eptf_hv_flush_list list;
+
+		memset(&list, 0, sizeof(list));
+		list.address_space = fp->roots[ri].hpa;
+		for (size_t i = 0; i < n; i++) {
+			int r;
+
+			if (ranges[i].pages == 0)
+				continue;
+			r = eptf_hv_fill_linux(&list, 0, ranges[i].gfn, ranges[i].pages);
+			if (r < 0) {
+				/* kvm_flush_remote_tlbs_range() failed: full flush, nothing more for this root */
+				ctx->stats.fallbacks++;
+				eptf_flush__full_root(ctx, fp, list.address_space);
+				break;
+			}
+			if (eptf_flush__send_list(ctx, fp, &list, (uint16_t)r, ranges[i].pages))
+				break; /* this root got a full flush already */
+		}
+	}
+	return 0;
+}
+
+/* 4 KiB pages the first @count entries of @list cover. */
+static uint64_t list_pages(const struct eptf_hv_flush_list *list, uint16_t count)
+{
+	uint64_t pages = 0;
+
+	for (uint16_t i = 0; i < count; i++) {
+		struct eptf_hv_entry e;
+
+		if (eptf_hv_entry_decode(list->gpa_list[i], &e) == 0)
+			pages += e.pages;
+	}
+	return pages;
+}
+
+int eptf_flush_ranges_merged(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+			     struct eptf_hv_range *ranges, size_t n)
+{
+	unsigned flags = ctx->parent_accepts_large ? EPTF_HV_MERGE_LARGE_2M | EPTF_HV_MERGE_LARGE_1G : 0;
+	struct eptf_hv_flush_list *pages;
+	uint64_t *covered;
+	uint16_t *counts;
+	size_t entries, npages;
+	int used;
+
+	if (fp->nroots == 0)
+		return 0;
+	n = eptf_hv_ranges_merge(ranges, n);
+	if (n == 0)
+		return eptf_flush__fallback_full(ctx, fp);
+	entries = eptf_hv_count_entries(ranges, n, flags);
+	npages = (entries + EPTF_HV_MAX_FLUSH_REP_COUNT - 1) / EPTF_HV_MAX_FLUSH_REP_COUNT;
+	if (npages == 0 || npages > EPTF_FLUSH_MERGE_MAX_PAGES)
+		return eptf_flush__fallback_full(ctx, fp);
+	pages = calloc(npages, sizeof(*pages));
+	counts = calloc(npages, sizeof(*counts));
+	covered = calloc(npages, sizeof(*covered));
+	if (!pages || !counts || !covered) {
+		free(pages);
+		free(counts);
+		free(covered);
+		eptf_flush__fallback_full(ctx, fp);
+		return EPTF_ENOMEM;
+	}
+	used = eptf_hv_build_pages(ranges, n, flags, fp->roots[0].hpa, pages, npages, counts);
+	if (used < 0) {
+		eptf_flush__fallback_full(ctx, fp);
+	} else {
+		for (int p = 0; p < used; p++)
+			covered[p] = list_pages(&pages[p], counts[p]);
+		for (size_t ri = 0; ri < fp->nroots; ri++) {
+			for (int p = 0; p < used; p++) {
+				pages[p].address_space = fp->roots[ri].hpa;
+				if (eptf_flush__send_list(ctx, fp, &pages[p], counts[p], covered[p]))
+					break; /* degraded to a full flush of this root */
+			}
+		}
+	}
+	free(pages);
+	free(counts);
+	free(covered);
+	return 0;
+}
+
+size_t eptf_flush_exact_ranges(const struct eptf_flush_point *fp, struct eptf_hv_range *out, size_t cap)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < fp->nitems; i++) {
+		const struct eptf_inval *it = &fp->items[i];
+		struct eptf_hv_range r;
+
+		/*
+		 * The model states each item's input range: a zapped page
+		 * covers 512^L pages from sp_base (rule 3, rule 6: never
+		 * sp_gfn), an SPTE its whole mapping, huge or not (rule 4),
+		 * from its gfn rounded to its level.
+		 */
+		if (it->kind == EPTF_INV_SP) {
+			r.gfn = it->sp_base;
+			r.pages = EPTF_PAGES_PER_LEVEL(it->sp_level + 1u);
+		} else {
+			r.gfn = it->addr;
+			r.pages = it->pages;
+		}
+		if (r.pages == 0)
+			continue;
+		if (k < cap)
+			out[k] = r;
+		k++;
+	}
+	return k;
+}
+
+struct eptf_hv_range *eptf_flush__exact_alloc(const struct eptf_flush_point *fp, size_t *n)
+{
+	struct eptf_hv_range *r = malloc((fp->nitems ? fp->nitems : 1) * sizeof(*r));
+
+	*n = 0;
+	if (!r)
+		return NULL;
+	*n = eptf_flush_exact_ranges(fp, r, fp->nitems);
+	return r;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Helpers shared by the strategy files (src/flush/common.c). Not part of
+ * the public surface: strategies outside src/flush use <eptflush/flush.h>.
+ */
+#ifndef EPTF_FLUSH_INTERNAL_H
+#define EPTF_FLUSH_INTERNAL_H
+
+#include <eptflush/flush.h>
+
+/* True when every root of @fp is direct (TDP): only then may a gfn range be used (rule 6). */
+bool eptf_flush__all_direct(const struct eptf_flush_point *fp);
+
+/* Report @fmt through ctx->error (if any) for @op_index. Does not count. */
+void eptf_flush__report(struct eptf_flush_ctx *ctx, uint64_t op_index, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * The exact ranges of @fp (eptf_flush_exact_ranges) in a new array the
+ * caller frees; *@n receives the count. NULL with *@n = 0 when out of memory.
+ */
+struct eptf_hv_range *eptf_flush__exact_alloc(const struct eptf_flush_point *fp, size_t *n);
+
+/* Entries the Linux filler needs for @ranges (each range split in 2048-page entries). */
+uint64_t eptf_flush__linux_entries(const struct eptf_hv_range *ranges, size_t n);
+
+/* Full flush of every root of @fp after a list attempt degraded (counts one fallback per root). */
+int eptf_flush__fallback_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp);
+
+/* Full flush of one root; counts the call, and an error if it fails. */
+int eptf_flush__full_root(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp, uint64_t hpa);
+
+/*
+ * Send @count entries of @list (address_space already set) with 0x00B0,
+ * counting the call; @pages is how many 4 KiB pages they cover. A failed
+ * call is counted as an error and a fallback and that root gets a full
+ * flush. Returns 0 if the list call succeeded, 1 if it degraded.
+ */
+int eptf_flush__send_list(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+			  struct eptf_hv_flush_list *list, uint16_t count, uint64_t pages);
+
+/*
+ * The single range mainline sends for @fp's site, in @r (mainline.c).
+ * Returns 1 for a one-range site (ZAP_RANGE, memslot sites), 0 for a
+ * per-SPTE range site (SPLIT, SPTE_CHANGE), -1 for a full-flush site.
+ */
+int eptf_flush__mainline_range(const struct eptf_flush_point *fp, struct eptf_hv_range *r);
+
+/*
+ * adaptive's decision (adaptive.c), exposed for its unit test: true when
+ * a full flush is estimated cheaper than a list of @entries entries
+ * covering @covered pages, with @mapped pages mapped by L1 and re-touch
+ * fraction @rho.
+ */
+bool eptf_adaptive_prefers_full(const struct eptf_cost_model *cm, double rho, uint64_t nroots,
+				uint64_t entries, uint64_t covered, uint64_t mapped);
+
+extern const struct eptf_strategy eptf_strategy_full, eptf_strategy_mainline, eptf_strategy_seed_v2,
+	eptf_strategy_list, eptf_strategy_list_merge, eptf_strategy_adaptive;
+
+/*
+ * The cap on input pages one root may receive for one flush point from the
+ * merging path. Beyond it (only an unmergeable range of many GiB without
+ * large entries gets there: 256 pages of 510 entries of 8 MiB is ~1 TiB)
+ * a full flush is cheaper by any cost model, and the input would need
+ * megabytes of memory, so the merging path degrades to full instead.
+ */
+#define EPTF_FLUSH_MERGE_MAX_PAGES 256u
+
+#endif

@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The replay engine plays KVM's outermost caller: apply an op to the L1
+ * model, hand its flush point to the strategy (or the `ideal` oracle), run
+ * the checker, and only then let the model free what it zapped (flush
+ * before free, rule 2). L2 accesses go to the parent after L1 has faulted
+ * the page in, so the parent caches what L1 grants at that moment.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <eptflush/replay.h>
+
+struct eptf_replay {
+	struct eptf_replay_config cfg;
+	const struct eptf_strategy *strategy; /* NULL for ideal */
+	struct eptf_mmu *mmu;
+	struct eptf_parent *parent;
+	struct eptf_flush_ctx fctx;
+	bool strategy_init;
+	/* engine counters */
+	uint64_t ops;
+	uint64_t refused;
+	uint64_t stale_violations;
+	uint64_t ideal_flush_points, ideal_calls, ideal_pages;
+	uint64_t cur_op;
+	/* the ideal oracle's scratch: stale entries found at a flush point */
+	struct eptf_cached *stale;
+	size_t nstale, capstale;
+	bool stale_oom;
+};
+
+void eptf_replay_config_default(struct eptf_replay_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->strategy = "full";
+	cfg->nr_vcpus = 1;
+	eptf_parent_config_default(&cfg->parent);
+	cfg->checker = true;
+}
+
+static int xlate(void *ctx, uint64_t root_hpa, uint64_t addr, struct eptf_xlate *out)
+{
+	return eptf_mmu_translate(ctx, root_hpa, addr, out);
+}
+
+static void strategy_error(void *ctx, uint64_t op_index, const char *msg)
+{
+	struct eptf_replay *r = ctx;
+
+	if (r->cfg.on_error)
+		r->cfg.on_error(r->cfg.ctx, op_index, msg);
+}
+
+int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay **out)
+{
+	struct eptf_mmu_config mcfg = { .nr_vcpus = cfg->nr_vcpus ? cfg->nr_vcpus : 1 };
+	struct eptf_replay *r;
+	int err;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return EPTF_ENOMEM;
+	r->cfg = *cfg;
+	if (!cfg->strategy || strcmp(cfg->strategy, EPTF_IDEAL_NAME) != 0) {
+		r->strategy = eptf_strategy_find(cfg->strategy ? cfg->strategy : "full");
+		if (!r->strategy) {
+			free(r);
+			return EPTF_ENOENT;
+		}
+	}
+	err = eptf_mmu_create(&mcfg, &r->mmu);
+	if (err < 0)
+		goto fail;
+	err = eptf_parent_create(&r->cfg.parent, xlate, r->mmu, &r->parent);
+	if (err < 0)
+		goto fail;
+	r->fctx.hv = eptf_parent_transport(r->parent);
+	r->fctx.cost = &r->cfg.parent.cost;
+	r->fctx.parent_accepts_large = r->cfg.parent.allow_large;
+	r->fctx.mmu = r->mmu;
+	r->fctx.error = strategy_error;
+	r->fctx.error_ctx = r;
+	if (r->strategy && r->strategy->init) {
+		err = r->strategy->init(&r->fctx);
+		if (err < 0)
+			goto fail;
+	}
+	r->strategy_init = true;
+	*out = r;
+	return 0;
+fail:
+	eptf_replay_destroy(r);
+	return err;
+}
+
+void eptf_replay_destroy(struct eptf_replay *r)
+{
+	if (!r)
+		return;
+	if (r->strategy_init && r->strategy && r->strategy->fini)
+		r->strategy->fini(&r->fctx);
+	if (r->parent)
+		eptf_parent_destroy(r->parent);
+	if (r->mmu)
+		eptf_mmu_destroy(r->mmu);
+	free(r->stale);
+	free(r);
+}
+
+static void report(struct eptf_replay *r, uint64_t op_index, const char *msg)
+{
+	if (r->cfg.on_error)
+		r->cfg.on_error(r->cfg.ctx, op_index, msg);
+}
+
+static void on_violation(void *ctx, const struct eptf_violation *v)
+{
+	struct eptf_replay *r = ctx;
+
+	if (r->cfg.on_violation)
+		r->cfg.on_violation(r->cfg.ctx, v);
+}
+
+/* ---- the ideal oracle ------------------------------------------------ */
+
+static void collect_stale(void *ctx, const struct eptf_violation *v)
+{
+	struct eptf_replay *r = ctx;
+
+	if (r->nstale == r->capstale) {
+		size_t cap = r->capstale ? 2 * r->capstale : 64;
+		struct eptf_cached *n = realloc(r->stale, cap * sizeof(*n));
+
+		if (!n) {
+			r->stale_oom = true;
+			return;
+		}
+		r->stale = n;
+		r->capstale = cap;
+	}
+	r->stale[r->nstale] = v->cached;
+	r->stale[r->nstale].root_hpa = v->root_hpa;
+	r->nstale++;
+}
+
+static int cached_cmp(const void *a, const void *b)
+{
+	const struct eptf_cached *x = a, *y = b;
+
+	if (x->root_hpa != y->root_hpa)
+		return x->root_hpa < y->root_hpa ? -1 : 1;
+	if (x->in_tlb != y->in_tlb)
+		return x->in_tlb < y->in_tlb ? -1 : 1;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if (x->level != y->level)
+		return x->level < y->level ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The lower bound: drop exactly the stale entries. Counted as one list
+ * call per root that had any, with one entry per such root (what a
+ * perfect L1 would have sent at best), no entry limit.
+ */
+static int ideal_flush(struct eptf_replay *r, const struct eptf_flush_point *fp)
+{
+	uint64_t last_root = 0;
+	bool have_root = false;
+
+	r->ideal_flush_points++;
+	r->nstale = 0;
+	r->stale_oom = false;
+	eptf_check_stale(r->mmu, r->parent, fp, collect_stale, r);
+	if (r->stale_oom)
+		return EPTF_ENOMEM;
+	qsort(r->stale, r->nstale, sizeof(*r->stale), cached_cmp);
+	for (size_t i = 0; i < r->nstale; i++) {
+		const struct eptf_cached *c = &r->stale[i];
+
+		if (i > 0 && cached_cmp(c, &r->stale[i - 1]) == 0)
+			continue; /* reported once per item overlapping it */
+		if (!have_root || c->root_hpa != last_root) {
+			r->ideal_calls++;
+			last_root = c->root_hpa;
+			have_root = true;
+		}
+		r->ideal_pages += EPTF_PAGES_PER_LEVEL(c->level);
+		eptf_parent_drop(r->parent, c);
+	}
+	return 0;
+}
+
+/* ---- ops --------------------------------------------------------------- */
+
+static void check(struct eptf_replay *r, const struct eptf_flush_point *fp)
+{
+	if (!r->cfg.checker)
+		return;
+	r->stale_violations += eptf_check_stale(r->mmu, r->parent, fp, on_violation, r);
+}
+
+static int flush_point(struct eptf_replay *r, const struct eptf_flush_point *fp)
+{
+	int err;
+
+	if (r->strategy)
+		err = r->strategy->flush(&r->fctx, fp);
+	else
+		err = ideal_flush(r, fp);
+	check(r, fp);
+	if (r->cfg.on_flush) {
+		struct eptf_metrics m;
+
+		eptf_replay_metrics(r, &m);
+		r->cfg.on_flush(r->cfg.ctx, fp->op_index, &m);
+	}
+	eptf_mmu_finish(r->mmu);
+	return err;
+}
+
+static void refused(struct eptf_replay *r, const struct eptf_op *op, uint64_t index, int err)
+{
+	const char *name = eptf_op_name(op->kind);
+	char msg[256];
+
+	r->refused++;
+	if (r->strategy && strcmp(r->strategy->name, "seed-v2") == 0 && err == EPTF_ENOENT &&
+	    (op->kind == EPTF_OP_GET_DIRTY_LOG || op->kind == EPTF_OP_CLEAR_DIRTY_LOG))
+		snprintf(msg, sizeof(msg),
+			 "%s: seed-v2 defect 8: kvm_get_memslot() returned NULL and the posted code dereferences it (slot %#x)",
+			 name, op->slot);
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", name ? name : "unknown op", eptf_strerror(err));
+	report(r, index, msg);
+}
+
+int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op)
+{
+	struct eptf_mmu_result res;
+	uint64_t index = r->ops++;
+	int err;
+
+	r->cur_op = index;
+	memset(&res, 0, sizeof(res));
+	err = eptf_mmu_apply(r->mmu, op, index, &res);
+	if (err == EPTF_ENOMEM)
+		return err;
+	if (err < 0) {
+		refused(r, op, index, err);
+		return 0;
+	}
+	if (res.loaded_root)
+		eptf_parent_flush_root(r->parent, res.loaded_root);
+	if (res.fp.site != EPTF_SITE_NONE) {
+		err = flush_point(r, &res.fp);
+		if (err == EPTF_ENOMEM)
+			return err;
+	}
+	if (op->kind == EPTF_OP_ACCESS && !res.guest_fault) {
+		uint64_t root = eptf_mmu_vcpu_root(r->mmu, op->vcpu);
+
+		if (root)
+			eptf_parent_access(r->parent, root, op->addr, op->flags & EPTF_OPF_WRITE,
+					   op->flags & EPTF_OPF_EXEC);
+	}
+	return 0;
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+void eptf_replay_metrics(const struct eptf_replay *r, struct eptf_metrics *m)
+{
+	const struct eptf_flush_stats *fs = &r->fctx.stats;
+	struct eptf_parent_stats ps;
+
+	eptf_parent_get_stats(r->parent, &ps);
+	memset(m, 0, sizeof(*m));
+	m->ops = r->ops;
+	m->flush_points = fs->flush_points + r->ideal_flush_points;
+	m->hypercalls = fs->hypercalls + r->ideal_calls;
+	m->list_hypercalls = fs->list_hypercalls + r->ideal_calls;
+	m->full_flushes = fs->full_flushes;
+	m->list_entries = fs->list_entries + r->ideal_calls;
+	m->pages_flushed = fs->pages_flushed + r->ideal_pages;
+	m->ept02_dropped = ps.ept02_dropped;
+	m->tlb_dropped = ps.tlb_dropped;
+	m->ept_violations = ps.ept_violations;
+	m->tlb_misses = ps.tlb_misses;
+	m->tlb_hits = ps.tlb_hits;
+	m->stale_violations = r->stale_violations;
+	m->errors = r->refused + fs->errors;
+	m->fallbacks = fs->fallbacks;
+	m->root_flushes = ps.root_flushes;
+	m->faults_injected = ps.injected;
+	/*
+	 * The parent charges what it received; the oracle's calls never
+	 * reach it, so they are charged here at the same rates.
+	 */
+	m->modeled_cycles = ps.modeled_cycles + r->ideal_calls * (r->cfg.parent.cost.hypercall +
+								  r->cfg.parent.cost.list_entry);
+}
+
+const char *const eptf_metrics_keys[] = {
+	"ops",           "flush_points",   "hypercalls",     "list_hypercalls", "full_flushes",
+	"list_entries",  "pages_flushed",  "ept02_dropped",  "tlb_dropped",     "ept_violations",
+	"tlb_misses",    "tlb_hits",       "stale_violations", "errors",        "fallbacks",
+	"root_flushes",  "faults_injected", "modeled_cycles", NULL,
+};
+
+/* Field offsets in the order of eptf_metrics_keys. */
+static const size_t metric_offsets[] = {
+	offsetof(struct eptf_metrics, ops),             offsetof(struct eptf_metrics, flush_points),
+	offsetof(struct eptf_metrics, hypercalls),      offsetof(struct eptf_metrics, list_hypercalls),
+	offsetof(struct eptf_metrics, full_flushes),    offsetof(struct eptf_metrics, list_entries),
+	offsetof(struct eptf_metrics, pages_flushed),   offsetof(struct eptf_metrics, ept02_dropped),
+	offsetof(struct eptf_metrics, tlb_dropped),     offsetof(struct eptf_metrics, ept_violations),
+	offsetof(struct eptf_metrics, tlb_misses),      offsetof(struct eptf_metrics, tlb_hits),
+	offsetof(struct eptf_metrics, stale_violations), offsetof(struct eptf_metrics, errors),
+	offsetof(struct eptf_metrics, fallbacks),       offsetof(struct eptf_metrics, root_flushes),
+	offsetof(struct eptf_metrics, faults_injected), offsetof(struct eptf_metrics, modeled_cycles),
+};
+
+/* Every field is a uint64_t and has a key: adding a field without a key fails here. */
+_Static_assert(sizeof(struct eptf_metrics) == sizeof(metric_offsets) / sizeof(size_t) * sizeof(uint64_t),
+	       "eptf_metrics_keys must name every field of struct eptf_metrics, in order");
+
+uint64_t eptf_metrics_get(const struct eptf_metrics *m, size_t key_index)
+{
+	uint64_t v;
+
+	if (key_index >= sizeof(metric_offsets) / sizeof(metric_offsets[0]))
+		return 0;
+	memcpy(&v, (const char *)m + metric_offsets[key_index], sizeof(v));
+	return v;
+}

@@ -79,6 +79,12 @@ int eptf_parent_create(const struct eptf_parent_config *cfg, eptf_xlate_fn xlate
 		       struct eptf_parent **out);
 void eptf_parent_destroy(struct eptf_parent *p);
 
+/*
+ * An eptf_xlate_fn over eptf_mmu_translate(): @mmu is the struct eptf_mmu *
+ * (read only). For eptf_parent_create(p_cfg, eptf_parent_xlate_mmu, mmu, &p).
+ */
+int eptf_parent_xlate_mmu(void *mmu, uint64_t root_hpa, uint64_t addr, struct eptf_xlate *out);
+
 /* A transport whose hypercalls go to @p. */
 struct eptf_hv_transport eptf_parent_transport(struct eptf_parent *p);
 
@@ -117,6 +123,9 @@ void eptf_parent_for_each(const struct eptf_parent *p, uint64_t root_hpa, uint64
 /* Drop one cached entry exactly (the `ideal` oracle only). Counted as a drop. */
 void eptf_parent_drop(struct eptf_parent *p, const struct eptf_cached *c);
 
+/* Drop every EPT02 and TLB entry of @root_hpa overlapping [addr, addr + pages); counted as drops. */
+void eptf_parent_drop_range(struct eptf_parent *p, uint64_t root_hpa, uint64_t addr, uint64_t pages);
+
 struct eptf_parent_stats {
 	uint64_t hypercalls;      /* hypercall instructions received (incl. continuations) */
 	uint64_t list_hypercalls; /* of them 0x00B0 */
@@ -135,6 +144,11 @@ struct eptf_parent_stats {
 	uint64_t tlb_entries;     /* live now */
 	uint64_t modeled_cycles;  /* cost model applied to all of the above */
 	uint64_t bytes;           /* memory in use */
+	/* additions (not in the cost formula; see docs/parent-model.md) */
+	uint64_t unmapped;        /* accesses L1 does not map or permit: nothing cached */
+	uint64_t tlb_evictions;   /* TLB entries evicted by LRU for capacity */
+	uint64_t tlb_replaced;    /* TLB entries replaced by an overlapping fill */
+	uint64_t ept02_replaced;  /* EPT02 entries replaced by a rebuild (a resync, not a drop) */
 };
 void eptf_parent_get_stats(const struct eptf_parent *p, struct eptf_parent_stats *st);
 

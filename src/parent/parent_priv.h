@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Inside the parent model (shared by parent.c and transport.c).
+ *
+ * Layout: one struct proot per address space (root hpa), in a chained hash
+ * table. Each holds two radix trees (radix.h): the EPT02 shadow, whose
+ * leaves pack (frame << 2 | X << 1 | W), and the root's TLB entries, whose
+ * leaves are indexes into one global pool of cfg.tlb_entries TLB slots.
+ * The TLB is therefore tagged by root like VPID/ASID-tagged hardware, with
+ * capacity counted across all roots, and a global intrusive LRU list
+ * (prev/next indexes in the pool) gives O(1) touch, fill and eviction.
+ */
+#ifndef EPTF_PARENT_PRIV_H
+#define EPTF_PARENT_PRIV_H
+
+#include <eptflush/parent.h>
+
+#include "parent/radix.h"
+
+#define TLB_NIL UINT32_MAX
+
+struct proot {
+	uint64_t hpa;        /* address_space */
+	struct rx_tree ept;  /* EPT02 entries */
+	struct rx_tree tlb;  /* this root's TLB entries (payload = pool index) */
+	struct proot *next;  /* hash chain */
+};
+
+/* One TLB slot. Free slots are chained through @next with @root == NULL. */
+struct tlb_ent {
+	struct proot *root;
+	uint64_t addr;       /* first input page, aligned to the level */
+	uint64_t frame;      /* host frame of addr */
+	uint32_t prev, next; /* LRU list: head = most recent */
+	uint8_t level;
+	bool writable, executable;
+};
+
+struct eptf_parent {
+	struct eptf_parent_config cfg;
+	eptf_xlate_fn xlate;
+	void *xlate_ctx;
+
+	struct proot **buckets;
+	size_t nbuckets, nroots;
+
+	struct tlb_ent *tlb;     /* cfg.tlb_entries slots */
+	uint32_t lru_head, lru_tail, free_head;
+
+	uint64_t rng;            /* fault-injection PRNG state (splitmix64) */
+	struct eptf_parent_stats st; /* counters; live counts and cost filled by get_stats */
+	struct eptf_hv_request req;  /* validator output (8 KiB: kept off the stack) */
+};
+
+struct proot *eptf__parent_root(const struct eptf_parent *p, uint64_t hpa);
+/* Drop every EPT02 and TLB entry of @r, counting them as dropped. */
+void eptf__parent_root_clear(struct eptf_parent *p, struct proot *r);
+/* Drop the EPT02 (and on AMD the TLB) entries of @r overlapping a range, counting them. */
+void eptf__parent_drop_range(struct eptf_parent *p, struct proot *r, uint64_t gfn, uint64_t pages,
+			     bool tlb_too);
+/* Drop every TLB entry of @r, counting them. */
+void eptf__parent_tlb_clear(struct eptf_parent *p, struct proot *r);
+
+#endif

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* The parent's radix tree: see radix.h for the shape and its reasons. */
+#include "parent/radix.h"
+
+#include <stdlib.h>
+
+#include <eptflush/error.h>
+
+static inline unsigned rx_index(uint64_t addr, unsigned k)
+{
+	return (unsigned)((addr >> (9 * (k - 1))) & (RX_FANOUT - 1));
+}
+
+static inline bool rx_test(const struct rx_node *n, unsigned i)
+{
+	return (n->bits[i >> 6] >> (i & 63)) & 1u;
+}
+
+static inline void rx_set(struct rx_node *n, unsigned i)
+{
+	n->bits[i >> 6] |= 1ull << (i & 63);
+}
+
+static inline void rx_clr(struct rx_node *n, unsigned i)
+{
+	n->bits[i >> 6] &= ~(1ull << (i & 63));
+}
+
+static inline bool rx_is_leaf(uint64_t s)
+{
+	return s & 1u;
+}
+
+static inline struct rx_node *rx_child(uint64_t s)
+{
+	return (struct rx_node *)(uintptr_t)s;
+}
+
+static bool rx_empty(const struct rx_node *n)
+{
+	for (unsigned w = 0; w < RX_FANOUT / 64; w++)
+		if (n->bits[w])
+			return false;
+	return true;
+}
+
+static struct rx_node *rx_alloc(struct rx_tree *t)
+{
+	struct rx_node *n = calloc(1, sizeof(*n));
+
+	if (n)
+		t->nodes++;
+	return n;
+}
+
+static void rx_free(struct rx_tree *t, struct rx_node *n)
+{
+	free(n);
+	t->nodes--;
+}
+
+/* Clamp [addr, addr + pages) to the tree; false when nothing is left. */
+static bool rx_clamp(uint64_t addr, uint64_t pages, uint64_t *lo, uint64_t *hi)
+{
+	if (addr >= RX_PAGES || pages == 0)
+		return false;
+	*lo = addr;
+	*hi = pages > RX_PAGES - addr ? RX_PAGES : addr + pages;
+	return true;
+}
+
+/*
+ * Remove the leaves of node @n (level @k, first page @nbase) overlapping
+ * [lo, hi); frees children that become empty. The caller frees @n.
+ */
+static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t nbase, uint64_t lo,
+		      uint64_t hi, rx_leaf_fn fn, void *ctx)
+{
+	uint64_t span = RX_SPAN(k), removed = 0;
+	unsigned i0 = lo > nbase ? (unsigned)((lo - nbase) / span) : 0;
+	uint64_t last = (hi - 1 - nbase) / span;
+	unsigned i1 = last > RX_FANOUT - 1 ? RX_FANOUT - 1 : (unsigned)last;
+
+	for (unsigned w = i0 >> 6; w <= i1 >> 6; w++) {
+		uint64_t m = n->bits[w];
+
+		if (w == i0 >> 6)
+			m &= ~0ull << (i0 & 63);
+		if (w == i1 >> 6 && (i1 & 63) != 63)
+			m &= (1ull << ((i1 & 63) + 1)) - 1;
+		while (m) {
+			unsigned i = w * 64 + (unsigned)__builtin_ctzll(m);
+			uint64_t sbase = nbase + (uint64_t)i * span;
+			uint64_t s = n->slot[i];
+
+			m &= m - 1;
+			if (rx_is_leaf(s)) {
+				rx_clr(n, i);
+				t->leaves--;
+				removed++;
+				if (fn)
+					fn(ctx, sbase, k, s >> 1);
+			} else {
+				struct rx_node *c = rx_child(s);
+
+				removed += rx_rm(t, c, k - 1, sbase, lo, hi, fn, ctx);
+				if (rx_empty(c)) {
+					rx_clr(n, i);
+					rx_free(t, c);
+				}
+			}
+		}
+	}
+	return removed;
+}
+
+uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx)
+{
+	uint64_t lo, hi, removed;
+
+	if (!t->top || !rx_clamp(addr, pages, &lo, &hi))
+		return 0;
+	removed = rx_rm(t, t->top, RX_TOP, 0, lo, hi, fn, ctx);
+	if (rx_empty(t->top)) {
+		rx_free(t, t->top);
+		t->top = NULL;
+	}
+	return removed;
+}
+
+bool rx_lookup(const struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level,
+	       uint64_t *payload)
+{
+	const struct rx_node *n = t->top;
+
+	if (addr >= RX_PAGES)
+		return false;
+	for (unsigned k = RX_TOP; n && k >= 1; k--) {
+		unsigned i = rx_index(addr, k);
+		uint64_t s;
+
+		if (!rx_test(n, i))
+			return false;
+		s = n->slot[i];
+		if (rx_is_leaf(s)) {
+			*base = addr & ~(RX_SPAN(k) - 1);
+			*level = k;
+			*payload = s >> 1;
+			return true;
+		}
+		n = rx_child(s);
+	}
+	return false;
+}
+
+int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload, rx_leaf_fn fn,
+	      void *ctx)
+{
+	struct rx_node *n;
+	unsigned k, i;
+
+	if (level < 1 || level > 3 || base >= RX_PAGES || (base & (RX_SPAN(level) - 1)))
+		return EPTF_EINVAL;
+	if (!t->top && !(t->top = rx_alloc(t)))
+		return EPTF_ENOMEM;
+	n = t->top;
+	for (k = RX_TOP; k > level; k--) {
+		i = rx_index(base, k);
+		if (rx_test(n, i) && rx_is_leaf(n->slot[i])) {
+			/* a bigger leaf covers @base: it goes (a shadow entry is split) */
+			uint64_t s = n->slot[i];
+
+			rx_clr(n, i);
+			t->leaves--;
+			if (fn)
+				fn(ctx, base & ~(RX_SPAN(k) - 1), k, s >> 1);
+		}
+		if (!rx_test(n, i)) {
+			struct rx_node *c = rx_alloc(t);
+
+			if (!c)
+				return EPTF_ENOMEM;
+			n->slot[i] = (uint64_t)(uintptr_t)c;
+			rx_set(n, i);
+		}
+		n = rx_child(n->slot[i]);
+	}
+	i = rx_index(base, level);
+	if (rx_test(n, i)) {
+		uint64_t s = n->slot[i];
+
+		if (rx_is_leaf(s)) {
+			t->leaves--;
+			if (fn)
+				fn(ctx, base, level, s >> 1);
+		} else {
+			struct rx_node *c = rx_child(s);
+
+			rx_rm(t, c, level - 1, base, base, base + RX_SPAN(level), fn, ctx);
+			rx_free(t, c);
+		}
+	}
+	n->slot[i] = payload << 1 | 1u;
+	rx_set(n, i);
+	t->leaves++;
+	return 0;
+}
+
+/* Remove the leaf at (@base, @level) below @n; frees nodes that become empty. */
+static bool rx_rm_exact(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t base,
+			unsigned level, uint64_t *payload)
+{
+	unsigned i = rx_index(base, k);
+	uint64_t s;
+
+	if (!rx_test(n, i))
+		return false;
+	s = n->slot[i];
+	if (k == level) {
+		if (!rx_is_leaf(s))
+			return false;
+		if (payload)
+			*payload = s >> 1;
+		rx_clr(n, i);
+		t->leaves--;
+		return true;
+	}
+	if (rx_is_leaf(s) || !rx_rm_exact(t, rx_child(s), k - 1, base, level, payload))
+		return false;
+	if (rx_empty(rx_child(s))) {
+		rx_free(t, rx_child(s));
+		rx_clr(n, i);
+	}
+	return true;
+}
+
+bool rx_remove_exact(struct rx_tree *t, uint64_t base, unsigned level, uint64_t *payload)
+{
+	bool done;
+
+	if (!t->top || level < 1 || level > 3 || base >= RX_PAGES || (base & (RX_SPAN(level) - 1)))
+		return false;
+	done = rx_rm_exact(t, t->top, RX_TOP, base, level, payload);
+	if (rx_empty(t->top)) {
+		rx_free(t, t->top);
+		t->top = NULL;
+	}
+	return done;
+}
+
+static int rx_vis(const struct rx_node *n, unsigned k, uint64_t nbase, uint64_t lo, uint64_t hi,
+		  rx_visit_fn fn, void *ctx)
+{
+	uint64_t span = RX_SPAN(k);
+	unsigned i0 = lo > nbase ? (unsigned)((lo - nbase) / span) : 0;
+	uint64_t last = (hi - 1 - nbase) / span;
+	unsigned i1 = last > RX_FANOUT - 1 ? RX_FANOUT - 1 : (unsigned)last;
+
+	for (unsigned w = i0 >> 6; w <= i1 >> 6; w++) {
+		uint64_t m = n->bits[w];
+
+		if (w == i0 >> 6)
+			m &= ~0ull << (i0 & 63);
+		if (w == i1 >> 6 && (i1 & 63) != 63)
+			m &= (1ull << ((i1 & 63) + 1)) - 1;
+		while (m) {
+			unsigned i = w * 64 + (unsigned)__builtin_ctzll(m);
+			uint64_t sbase = nbase + (uint64_t)i * span;
+			uint64_t s = n->slot[i];
+			int r;
+
+			m &= m - 1;
+			if (rx_is_leaf(s))
+				r = fn(ctx, sbase, k, s >> 1);
+			else
+				r = rx_vis(rx_child(s), k - 1, sbase, lo, hi, fn, ctx);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int rx_visit(const struct rx_tree *t, uint64_t addr, uint64_t pages, rx_visit_fn fn, void *ctx)
+{
+	uint64_t lo, hi;
+
+	if (t->top && rx_clamp(addr, pages, &lo, &hi))
+		return rx_vis(t->top, RX_TOP, 0, lo, hi, fn, ctx);
+	return 0;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * A 512-ary radix tree over 4 KiB input pages, shaped like the page tables
+ * it shadows: a slot of a level-k node covers 512^(k-1) pages and holds
+ * either a leaf (a cached translation of that size: k = 1 is 4 KiB, 2 is
+ * 2 MiB, 3 is 1 GiB) or a pointer to a level-(k-1) node. So at most one
+ * leaf covers any page, which is how a shadow EPT behaves too (a 2 MiB
+ * shadow entry and a 4 KiB one for the same page cannot coexist).
+ *
+ * Why this shape: a range query or a range drop descends only into present
+ * slots of the range (a presence bitmap per node finds them with ctz), so
+ * it costs O(depth + nodes touched + leaves in range), never a scan of the
+ * whole cache; and a densely populated level-1 node costs 4160 bytes for
+ * 512 entries, about 8.1 bytes per cached 4 KiB page (see
+ * docs/parent-model.md).
+ *
+ * Slot encoding (packed u64): bit 0 = 1 for a leaf, payload in bits 1-63;
+ * bit 0 = 0 for a child node pointer (calloc'd, so at least 2-aligned).
+ * Presence lives only in the bitmap, so a leaf payload of 0 is fine.
+ */
+#ifndef EPTF_PARENT_RADIX_H
+#define EPTF_PARENT_RADIX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RX_FANOUT 512u
+#define RX_TOP 5u                      /* top node level */
+#define RX_PAGES (1ull << (9 * RX_TOP)) /* pages the tree can address: 2^45 (57-bit GPA) */
+#define RX_SPAN(k) (1ull << (9 * ((k) - 1))) /* pages one slot of a level-k node covers */
+
+struct rx_node {
+	uint64_t bits[RX_FANOUT / 64]; /* presence bitmap */
+	uint64_t slot[RX_FANOUT];
+};
+
+struct rx_tree {
+	struct rx_node *top; /* NULL while empty */
+	uint64_t nodes;      /* nodes allocated (for memory accounting) */
+	uint64_t leaves;     /* leaves present */
+};
+
+/* Called for each leaf a mutation removes. */
+typedef void (*rx_leaf_fn)(void *ctx, uint64_t addr, unsigned level, uint64_t payload);
+/* Called for each leaf a visit finds; non-zero stops the visit. */
+typedef int (*rx_visit_fn)(void *ctx, uint64_t addr, unsigned level, uint64_t payload);
+
+/* The leaf covering @addr: returns true and fills @base/@level/@payload. */
+bool rx_lookup(const struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level,
+	       uint64_t *payload);
+
+/*
+ * Install a leaf of @level (1..3) at @base (aligned to RX_SPAN(level), below
+ * RX_PAGES). Every leaf overlapping it (a bigger one above, smaller ones
+ * below, the same slot) is removed first and reported to @fn. Returns 0 or
+ * EPTF_ENOMEM (then the overlapping leaves may be gone but the tree is
+ * consistent).
+ */
+int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload, rx_leaf_fn fn,
+	      void *ctx);
+
+/* Remove every leaf overlapping [addr, addr + pages), report each to @fn; returns how many. */
+uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx);
+
+/* Remove the leaf at exactly (@base, @level) if there is one; returns true if removed. */
+bool rx_remove_exact(struct rx_tree *t, uint64_t base, unsigned level, uint64_t *payload);
+
+/* Visit every leaf overlapping [addr, addr + pages) in address order; returns @fn's stop value or 0. */
+int rx_visit(const struct rx_tree *t, uint64_t addr, uint64_t pages, rx_visit_fn fn, void *ctx);
+
+/* Bytes in use by the tree's nodes. */
+static inline uint64_t rx_bytes(const struct rx_tree *t)
+{
+	return t->nodes * sizeof(struct rx_node);
+}
+
+#endif

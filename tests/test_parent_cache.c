@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The parent model's caches: TLB LRU and capacity, hit / miss / violation
+ * accounting, splintering by backing size, permission re-walks, root
+ * flushes, exact drops, and the range query against brute force. L1 is a
+ * fake translation table the tests mutate, so these tests do not depend on
+ * the MMU model.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <eptflush/error.h>
+#include <eptflush/parent.h>
+
+/* ---- a fake L1: a list of leaf mappings, later ones win --------------- */
+
+struct fmap {
+	uint64_t root, base, frame;
+	uint8_t level;
+	bool w, x, live;
+};
+
+struct fake {
+	struct fmap m[4096];
+	size_t n;
+	uint64_t calls;
+};
+
+static int fake_xlate(void *ctx, uint64_t root, uint64_t addr, struct eptf_xlate *out)
+{
+	struct fake *f = ctx;
+
+	f->calls++;
+	for (size_t i = f->n; i-- > 0;) {
+		const struct fmap *m = &f->m[i];
+		uint64_t span = EPTF_PAGES_PER_LEVEL(m->level);
+
+		if (m->live && m->root == root && addr >= m->base && addr < m->base + span) {
+			*out = (struct eptf_xlate){ .frame = m->frame + (addr - m->base), .level = m->level,
+						    .writable = m->w, .executable = m->x,
+						    .accessed = true };
+			return 0;
+		}
+	}
+	return EPTF_ENOENT;
+}
+
+static void fake_map(struct fake *f, uint64_t root, uint64_t base, unsigned level, uint64_t frame,
+		     bool w, bool x)
+{
+	assert_true(f->n < sizeof(f->m) / sizeof(f->m[0]));
+	f->m[f->n++] = (struct fmap){ root, base, frame, (uint8_t)level, w, x, true };
+}
+
+#define R1 0x10000ull
+#define R2 0x20000ull
+
+static struct eptf_parent *mk(struct fake *f, unsigned tlb, unsigned backing,
+			      enum eptf_parent_vendor v)
+{
+	struct eptf_parent_config cfg;
+	struct eptf_parent *p;
+
+	eptf_parent_config_default(&cfg);
+	cfg.tlb_entries = tlb;
+	cfg.backing_level = backing;
+	cfg.vendor = v;
+	assert_int_equal(eptf_parent_create(&cfg, fake_xlate, f, &p), 0);
+	return p;
+}
+
+static struct eptf_parent_stats stats(const struct eptf_parent *p)
+{
+	struct eptf_parent_stats st;
+
+	eptf_parent_get_stats(p, &st);
+	return st;
+}
+
+/* ---- collecting cached entries --------------------------------------- */
+
+struct coll {
+	struct eptf_cached c[8192];
+	size_t n;
+	size_t stop_after; /* 0: never stop */
+};
+
+static int collect(void *ctx, const struct eptf_cached *c)
+{
+	struct coll *k = ctx;
+
+	assert_true(k->n < sizeof(k->c) / sizeof(k->c[0]));
+	k->c[k->n++] = *c;
+	return k->stop_after && k->n >= k->stop_after;
+}
+
+static struct coll *all_entries(const struct eptf_parent *p, uint64_t root, uint64_t addr,
+				uint64_t pages)
+{
+	struct coll *k = calloc(1, sizeof(*k));
+
+	assert_non_null(k);
+	eptf_parent_for_each(p, root, addr, pages, collect, k);
+	return k;
+}
+
+static const struct eptf_cached *find(const struct coll *k, uint64_t addr, bool tlb)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (k->c[i].addr == addr && k->c[i].in_tlb == tlb)
+			return &k->c[i];
+	return NULL;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_defaults(void **state)
+{
+	struct eptf_parent_config cfg;
+
+	(void)state;
+	eptf_parent_config_default(&cfg);
+	assert_int_equal(cfg.vendor, EPTF_PARENT_INTEL);
+	assert_int_equal(cfg.tlb_entries, 2048);
+	assert_int_equal(cfg.backing_level, 1);
+	assert_int_equal(cfg.gpa_bits, 52);
+	assert_false(cfg.allow_large);
+	assert_int_equal(cfg.inject.hv_error_ppm + cfg.inject.partial_ppm + cfg.inject.timeout_ppm, 0);
+	assert_int_equal(cfg.cost.hypercall, 8304);
+}
+
+static void test_create_rejects_bad_config(void **state)
+{
+	struct eptf_parent_config cfg;
+	struct eptf_parent *p = (struct eptf_parent *)1;
+	struct fake f = { .n = 0 };
+
+	(void)state;
+	eptf_parent_config_default(&cfg);
+	cfg.backing_level = 4;
+	assert_int_equal(eptf_parent_create(&cfg, fake_xlate, &f, &p), EPTF_EINVAL);
+	assert_null(p);
+	cfg.backing_level = 0;
+	assert_int_equal(eptf_parent_create(&cfg, fake_xlate, &f, &p), EPTF_EINVAL);
+	eptf_parent_config_default(&cfg);
+	assert_int_equal(eptf_parent_create(&cfg, NULL, &f, &p), EPTF_EINVAL);
+}
+
+static void test_outcomes_counted(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 16, 1, EPTF_PARENT_INTEL);
+	struct eptf_parent_stats st;
+
+	(void)state;
+	fake_map(&f, R1, 10, 1, 0x500, true, false);
+	assert_int_equal(eptf_parent_access(p, R1, 10, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(eptf_parent_access(p, R1, 10, true, false), EPTF_ACCESS_TLB_HIT);
+	assert_int_equal(eptf_parent_access(p, R1, 11, false, false), EPTF_ACCESS_UNMAPPED);
+	/* L1 grants no execute: not permitted, nothing new cached */
+	assert_int_equal(eptf_parent_access(p, R1, 10, false, true), EPTF_ACCESS_UNMAPPED);
+	/* an unknown root has nothing cached and L1 maps nothing there */
+	assert_int_equal(eptf_parent_access(p, R2, 10, false, false), EPTF_ACCESS_UNMAPPED);
+	st = stats(p);
+	assert_int_equal(st.ept_violations, 1);
+	assert_int_equal(st.tlb_hits, 1);
+	assert_int_equal(st.tlb_misses, 0);
+	assert_int_equal(st.unmapped, 3);
+	assert_int_equal(st.ept02_entries, 1);
+	assert_int_equal(st.tlb_entries, 1);
+	/* drop the TLB entry only: the next access walks EPT02 */
+	{
+		struct eptf_cached c = { .root_hpa = R1, .addr = 10, .level = 1, .in_tlb = true };
+
+		eptf_parent_drop(p, &c);
+	}
+	assert_int_equal(eptf_parent_access(p, R1, 10, false, false), EPTF_ACCESS_TLB_MISS);
+	assert_int_equal(eptf_parent_access(p, R1, 10, false, false), EPTF_ACCESS_TLB_HIT);
+	st = stats(p);
+	assert_int_equal(st.tlb_misses, 1);
+	assert_int_equal(st.tlb_hits, 2);
+	assert_int_equal(st.tlb_dropped, 1);
+	assert_int_equal(st.ept02_dropped, 0);
+	/* an address past the tree (2^45 pages) is never cached */
+	fake_map(&f, R1, 1ull << 45, 1, 1, true, true);
+	assert_int_equal(eptf_parent_access(p, R1, 1ull << 45, false, false), EPTF_ACCESS_UNMAPPED);
+	eptf_parent_destroy(p);
+}
+
+static void test_tlb_lru_order(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 4, 1, EPTF_PARENT_INTEL);
+	enum { A = 100, B = 200, C = 300, D = 400, E = 500 };
+
+	(void)state;
+	fake_map(&f, R1, 0, 3, 0x100000, true, true); /* one 1 GiB L1 leaf, splintered to 4 KiB */
+	assert_int_equal(eptf_parent_access(p, R1, A, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(eptf_parent_access(p, R1, B, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(eptf_parent_access(p, R1, C, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(eptf_parent_access(p, R1, D, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	/* LRU order now D C B A; touching A makes B the oldest */
+	assert_int_equal(eptf_parent_access(p, R1, A, false, false), EPTF_ACCESS_TLB_HIT);
+	assert_int_equal(eptf_parent_access(p, R1, E, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(stats(p).tlb_evictions, 1);
+	assert_int_equal(stats(p).tlb_entries, 4);
+	/* B was evicted from the TLB but is still in EPT02: a miss, which evicts C */
+	assert_int_equal(eptf_parent_access(p, R1, B, false, false), EPTF_ACCESS_TLB_MISS);
+	assert_int_equal(eptf_parent_access(p, R1, A, false, false), EPTF_ACCESS_TLB_HIT);
+	assert_int_equal(eptf_parent_access(p, R1, E, false, false), EPTF_ACCESS_TLB_HIT);
+	assert_int_equal(eptf_parent_access(p, R1, C, false, false), EPTF_ACCESS_TLB_MISS);
+	/* order was B E A D before C came in: D went */
+	assert_int_equal(eptf_parent_access(p, R1, D, false, false), EPTF_ACCESS_TLB_MISS);
+	assert_int_equal(stats(p).tlb_evictions, 4);
+	assert_int_equal(stats(p).tlb_entries, 4);
+	assert_int_equal(stats(p).ept02_entries, 5);
+	eptf_parent_destroy(p);
+}
+
+static void test_tlb_capacity_is_global(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 4, 1, EPTF_PARENT_INTEL);
+
+	(void)state;
+	fake_map(&f, R1, 0, 2, 0x1000, true, true);
+	fake_map(&f, R2, 0, 2, 0x2000, true, true);
+	for (uint64_t a = 0; a < 3; a++)
+		assert_int_equal(eptf_parent_access(p, R1, a, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	for (uint64_t a = 0; a < 2; a++)
+		assert_int_equal(eptf_parent_access(p, R2, a, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(stats(p).tlb_entries, 4);
+	assert_int_equal(stats(p).tlb_evictions, 1);
+	/* R1's first page was the oldest overall */
+	assert_int_equal(eptf_parent_access(p, R1, 0, false, false), EPTF_ACCESS_TLB_MISS);
+	assert_int_equal(eptf_parent_access(p, R2, 1, false, false), EPTF_ACCESS_TLB_HIT);
+	/* same address, other root: separate entries with separate frames */
+	{
+		struct coll *k1 = all_entries(p, R1, 0, 1), *k2 = all_entries(p, R2, 0, 1);
+
+		assert_int_equal(find(k1, 0, false)->frame, 0x1000);
+		assert_int_equal(find(k2, 0, false)->frame, 0x2000);
+		free(k1);
+		free(k2);
+	}
+	eptf_parent_destroy(p);
+}
+
+static void test_tlb_disabled(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 0, 1, EPTF_PARENT_INTEL);
+
+	(void)state;
+	fake_map(&f, R1, 7, 1, 0x70, false, false);
+	assert_int_equal(eptf_parent_access(p, R1, 7, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(eptf_parent_access(p, R1, 7, false, false), EPTF_ACCESS_TLB_MISS);
+	assert_int_equal(stats(p).tlb_entries, 0);
+	eptf_parent_destroy(p);
+}
+
+/* L1 maps 2 MiB at gfn 512 (frame 0x2000) and 1 GiB at gfn 512^2 (frame 0x400000). */
+static void splinter_case(unsigned backing, unsigned want2m, unsigned want1g)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 64, backing, EPTF_PARENT_INTEL);
+	struct coll *k;
+	const struct eptf_cached *c;
+	uint64_t g1 = 512ull * 512;
+
+	fake_map(&f, R1, 512, 2, 0x2000, true, false);
+	fake_map(&f, R1, g1, 3, 0x400000, false, true);
+	assert_int_equal(eptf_parent_access(p, R1, 513, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(eptf_parent_access(p, R1, 514, false, false),
+			 want2m == 1 ? EPTF_ACCESS_EPT_VIOLATION : EPTF_ACCESS_TLB_HIT);
+	assert_int_equal(eptf_parent_access(p, R1, g1 + 777, false, true), EPTF_ACCESS_EPT_VIOLATION);
+	k = all_entries(p, R1, 0, 1ull << 36);
+	c = find(k, want2m == 1 ? 513 : 512, false);
+	assert_non_null(c);
+	assert_int_equal(c->level, want2m);
+	assert_int_equal(c->frame, want2m == 1 ? 0x2001 : 0x2000);
+	assert_true(c->writable);
+	assert_false(c->executable);
+	c = find(k, want1g == 1 ? g1 + 777 : want1g == 2 ? g1 + 512 : g1, true);
+	assert_non_null(c);
+	assert_int_equal(c->level, want1g);
+	assert_int_equal(c->frame, want1g == 1 ? 0x400000 + 777 : want1g == 2 ? 0x400000 + 512 : 0x400000);
+	assert_false(c->writable);
+	assert_true(c->executable);
+	free(k);
+	eptf_parent_destroy(p);
+}
+
+static void test_splinter_4k(void **state)
+{
+	(void)state;
+	splinter_case(1, 1, 1);
+}
+
+static void test_splinter_2m(void **state)
+{
+	(void)state;
+	splinter_case(2, 2, 2);
+}
+
+static void test_splinter_1g(void **state)
+{
+	(void)state;
+	splinter_case(3, 2, 3);
+}
+
+static void test_permission_rewalk(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 64, 1, EPTF_PARENT_AMD);
+	struct eptf_parent_stats st;
+	struct coll *k;
+
+	(void)state;
+	fake_map(&f, R1, 40, 1, 0x4000, false, false);
+	/* write to a read-only L1 page: L1 must fault first; nothing cached */
+	assert_int_equal(eptf_parent_access(p, R1, 40, true, false), EPTF_ACCESS_UNMAPPED);
+	assert_int_equal(stats(p).ept02_entries, 0);
+	assert_int_equal(eptf_parent_access(p, R1, 40, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	/* L1 makes it writable (e.g. a dirty-logging write fault); the cached RO entry re-walks */
+	f.m[0].w = true;
+	assert_int_equal(eptf_parent_access(p, R1, 40, true, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(eptf_parent_access(p, R1, 40, true, false), EPTF_ACCESS_TLB_HIT);
+	st = stats(p);
+	assert_int_equal(st.ept_violations, 2);
+	assert_int_equal(st.ept02_replaced, 1);
+	assert_int_equal(st.tlb_replaced, 1);
+	assert_int_equal(st.ept02_dropped, 0);
+	assert_int_equal(st.ept02_entries, 1);
+	assert_int_equal(st.tlb_entries, 1);
+	k = all_entries(p, R1, 40, 1);
+	assert_int_equal(k->n, 2);
+	assert_true(k->c[0].writable && k->c[1].writable);
+	free(k);
+	eptf_parent_destroy(p);
+}
+
+static void test_huge_replaces_small(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 64, 2, EPTF_PARENT_INTEL);
+	struct coll *k;
+
+	(void)state;
+	/* L1 first maps 4 KiB pieces read-only, then collapses them into a writable 2 MiB leaf */
+	fake_map(&f, R1, 1024, 1, 0x9000, false, false);
+	fake_map(&f, R1, 1025, 1, 0x9001, false, false);
+	assert_int_equal(eptf_parent_access(p, R1, 1024, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(eptf_parent_access(p, R1, 1025, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	fake_map(&f, R1, 1024, 2, 0x9000, true, false);
+	assert_int_equal(eptf_parent_access(p, R1, 1025, true, false), EPTF_ACCESS_EPT_VIOLATION);
+	k = all_entries(p, R1, 0, 1ull << 30);
+	assert_int_equal(k->n, 2); /* one EPT02 and one TLB entry, both 2 MiB */
+	assert_int_equal(k->c[0].level, 2);
+	assert_int_equal(k->c[1].level, 2);
+	assert_int_equal(stats(p).ept02_replaced, 2);
+	free(k);
+	eptf_parent_destroy(p);
+}
+
+static void test_flush_root(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 64, 1, EPTF_PARENT_INTEL);
+	struct eptf_parent_stats st;
+
+	(void)state;
+	fake_map(&f, R1, 0, 2, 0x1000, true, true);
+	fake_map(&f, R2, 0, 2, 0x2000, true, true);
+	for (uint64_t a = 0; a < 10; a++) {
+		eptf_parent_access(p, R1, a, false, false);
+		eptf_parent_access(p, R2, a, false, false);
+	}
+	eptf_parent_flush_root(p, R1);
+	eptf_parent_flush_root(p, 0xdead000); /* unknown root: nothing cached, still counted */
+	st = stats(p);
+	assert_int_equal(st.root_flushes, 2);
+	assert_int_equal(st.ept02_dropped, 10);
+	assert_int_equal(st.tlb_dropped, 10);
+	assert_int_equal(st.ept02_entries, 10);
+	assert_int_equal(st.tlb_entries, 10);
+	assert_int_equal(eptf_parent_access(p, R1, 3, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(eptf_parent_access(p, R2, 3, false, false), EPTF_ACCESS_TLB_HIT);
+	eptf_parent_destroy(p);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Random mixed-size caches; every range query equals the brute-force filter of the whole cache. */
+static void test_for_each_matches_brute_force(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		struct fake *f = calloc(1, sizeof(*f));
+		struct eptf_parent *p;
+		uint64_t s = seed * 0x9e3779b97f4a7c15ull;
+		struct coll *all;
+
+		assert_non_null(f);
+		p = mk(f, 256, 3, EPTF_PARENT_AMD);
+		/* L1: random 4K / 2M / 1G leaves over 8 GiB of input space */
+		for (int i = 0; i < 2000; i++) {
+			/* big leaves first so that smaller ones laid later show through */
+			unsigned level = i < 4 ? 3 : i < 300 ? 2 : 1;
+			uint64_t span = EPTF_PAGES_PER_LEVEL(level);
+			uint64_t base = (rnd(&s) % (8ull << 18)) & ~(span - 1);
+
+			fake_map(f, R1, base, level, rnd(&s) % (1ull << 30) * span, rnd(&s) & 1, rnd(&s) & 1);
+		}
+		for (int i = 0; i < 3000; i++) {
+			/* half the accesses aim at a mapping, half anywhere */
+			const struct fmap *m = &f->m[rnd(&s) % f->n];
+			uint64_t a = i & 1 ? rnd(&s) % (8ull << 18)
+					   : m->base + rnd(&s) % EPTF_PAGES_PER_LEVEL(m->level);
+
+			eptf_parent_access(p, R1, a, false, false);
+		}
+		all = all_entries(p, R1, 0, ~0ull);
+		assert_true(all->n > 100);
+		{
+			unsigned seen = 0;
+
+			for (size_t i = 0; i < all->n; i++)
+				seen |= 1u << all->c[i].level;
+			assert_int_equal(seen, 0xe); /* 4 KiB, 2 MiB and 1 GiB entries all present */
+		}
+		assert_int_equal(all->n, stats(p).ept02_entries + stats(p).tlb_entries);
+		for (int q = 0; q < 200; q++) {
+			uint64_t addr = rnd(&s) % (9ull << 18);
+			uint64_t pages = 1 + rnd(&s) % (q % 3 == 0 ? 4 : q % 3 == 1 ? 4096 : 1ull << 20);
+			struct coll *k = all_entries(p, R1, addr, pages);
+			size_t want = 0, j = 0;
+
+			for (size_t i = 0; i < all->n; i++) {
+				const struct eptf_cached *c = &all->c[i];
+				uint64_t end = c->addr + EPTF_PAGES_PER_LEVEL(c->level);
+
+				if (c->addr < addr + pages && end > addr) {
+					want++;
+					/* same order: EPT02 first, then TLB, each by address */
+					assert_true(j < k->n);
+					assert_memory_equal(&k->c[j], c, sizeof(*c));
+					j++;
+				}
+			}
+			assert_int_equal(k->n, want);
+			free(k);
+		}
+		/* a callback returning non-zero stops the walk */
+		{
+			struct coll *k = calloc(1, sizeof(*k));
+
+			assert_non_null(k);
+			k->stop_after = 3;
+			eptf_parent_for_each(p, R1, 0, ~0ull, collect, k);
+			assert_int_equal(k->n, 3);
+			free(k);
+		}
+		/* drop_range removes exactly the overlapping entries */
+		{
+			uint64_t addr = rnd(&s) % (8ull << 18), pages = 1 + rnd(&s) % (1ull << 19);
+			struct coll *after;
+			size_t overlap = 0;
+
+			for (size_t i = 0; i < all->n; i++) {
+				const struct eptf_cached *c = &all->c[i];
+
+				if (c->addr < addr + pages && c->addr + EPTF_PAGES_PER_LEVEL(c->level) > addr)
+					overlap++;
+			}
+			eptf_parent_drop_range(p, R1, addr, pages);
+			after = all_entries(p, R1, 0, ~0ull);
+			assert_int_equal(after->n, all->n - overlap);
+			assert_int_equal(stats(p).ept02_dropped + stats(p).tlb_dropped, overlap);
+			for (size_t i = 0; i < after->n; i++) {
+				const struct eptf_cached *c = &after->c[i];
+
+				assert_false(c->addr < addr + pages &&
+					     c->addr + EPTF_PAGES_PER_LEVEL(c->level) > addr);
+			}
+			free(after);
+		}
+		free(all);
+		eptf_parent_destroy(p);
+		free(f);
+	}
+}
+
+static void test_memory_per_entry(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 2048, 1, EPTF_PARENT_INTEL);
+	struct eptf_parent_stats st;
+	uint64_t n = 512 * 64; /* 128 MiB touched, densely */
+
+	(void)state;
+	fake_map(&f, R1, 0, 3, 0, true, true);
+	for (uint64_t a = 0; a < n; a++)
+		eptf_parent_access(p, R1, a, false, false);
+	st = stats(p);
+	assert_int_equal(st.ept02_entries, n);
+	/* dense 4 KiB entries: 4160-byte level-1 nodes of 512 slots, plus the fixed TLB pool */
+	assert_true((st.bytes - 2048 * 48) / n <= 9);
+	eptf_parent_destroy(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_create_rejects_bad_config),
+		cmocka_unit_test(test_outcomes_counted),
+		cmocka_unit_test(test_tlb_lru_order),
+		cmocka_unit_test(test_tlb_capacity_is_global),
+		cmocka_unit_test(test_tlb_disabled),
+		cmocka_unit_test(test_splinter_4k),
+		cmocka_unit_test(test_splinter_2m),
+		cmocka_unit_test(test_splinter_1g),
+		cmocka_unit_test(test_permission_rewalk),
+		cmocka_unit_test(test_huge_replaces_small),
+		cmocka_unit_test(test_flush_root),
+		cmocka_unit_test(test_for_each_matches_brute_force),
+		cmocka_unit_test(test_memory_per_entry),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -26,10 +26,6 @@ struct eptf_replay {
 	uint64_t stale_violations;
 	uint64_t ideal_flush_points, ideal_calls, ideal_pages;
 	uint64_t cur_op;
-	/* the ideal oracle's scratch: stale entries found at a flush point */
-	struct eptf_cached *stale;
-	size_t nstale, capstale;
-	bool stale_oom;
 };
 
 void eptf_replay_config_default(struct eptf_replay_config *cfg)
@@ -107,7 +103,6 @@ void eptf_replay_destroy(struct eptf_replay *r)
 		eptf_parent_destroy(r->parent);
 	if (r->mmu)
 		eptf_mmu_destroy(r->mmu);
-	free(r->stale);
 	free(r);
 }
 
@@ -127,71 +122,19 @@ static void on_violation(void *ctx, const struct eptf_violation *v)
 
 /* ---- the ideal oracle ------------------------------------------------ */
 
-static void collect_stale(void *ctx, const struct eptf_violation *v)
-{
-	struct eptf_replay *r = ctx;
-
-	if (r->nstale == r->capstale) {
-		size_t cap = r->capstale ? 2 * r->capstale : 64;
-		struct eptf_cached *n = realloc(r->stale, cap * sizeof(*n));
-
-		if (!n) {
-			r->stale_oom = true;
-			return;
-		}
-		r->stale = n;
-		r->capstale = cap;
-	}
-	r->stale[r->nstale] = v->cached;
-	r->stale[r->nstale].root_hpa = v->root_hpa;
-	r->nstale++;
-}
-
-static int cached_cmp(const void *a, const void *b)
-{
-	const struct eptf_cached *x = a, *y = b;
-
-	if (x->root_hpa != y->root_hpa)
-		return x->root_hpa < y->root_hpa ? -1 : 1;
-	if (x->in_tlb != y->in_tlb)
-		return x->in_tlb < y->in_tlb ? -1 : 1;
-	if (x->addr != y->addr)
-		return x->addr < y->addr ? -1 : 1;
-	if (x->level != y->level)
-		return x->level < y->level ? -1 : 1;
-	return 0;
-}
-
 /*
- * The lower bound: drop exactly the stale entries. Counted as one list
- * call per root that had any, with one entry per such root (what a
- * perfect L1 would have sent at best), no entry limit.
+ * The lower bound (eptf_ideal_flush, src/parent/checker): drop exactly the
+ * stale entries; counted as one list call with one entry per root that had
+ * any, no entry limit.
  */
 static int ideal_flush(struct eptf_replay *r, const struct eptf_flush_point *fp)
 {
-	uint64_t last_root = 0;
-	bool have_root = false;
+	struct eptf_ideal_counts c = { 0 };
 
 	r->ideal_flush_points++;
-	r->nstale = 0;
-	r->stale_oom = false;
-	eptf_check_stale(r->mmu, r->parent, fp, collect_stale, r);
-	if (r->stale_oom)
-		return EPTF_ENOMEM;
-	qsort(r->stale, r->nstale, sizeof(*r->stale), cached_cmp);
-	for (size_t i = 0; i < r->nstale; i++) {
-		const struct eptf_cached *c = &r->stale[i];
-
-		if (i > 0 && cached_cmp(c, &r->stale[i - 1]) == 0)
-			continue; /* reported once per item overlapping it */
-		if (!have_root || c->root_hpa != last_root) {
-			r->ideal_calls++;
-			last_root = c->root_hpa;
-			have_root = true;
-		}
-		r->ideal_pages += EPTF_PAGES_PER_LEVEL(c->level);
-		eptf_parent_drop(r->parent, c);
-	}
+	eptf_ideal_flush(r->mmu, r->parent, fp, &c);
+	r->ideal_calls += c.roots;
+	r->ideal_pages += c.pages;
 	return 0;
 }
 

@@ -53,6 +53,11 @@ struct eptf_replay_config {
 	void *ctx;
 	/* called after each flush point (may be NULL): for "flushes over time" charts */
 	void (*on_flush)(void *ctx, uint64_t op_index, const struct eptf_metrics *m);
+	/*
+	 * A strategy outside the registry (tests' deliberately broken ones);
+	 * when non-NULL it is used and @strategy only names it. May be NULL.
+	 */
+	const struct eptf_strategy *strategy_ops;
 };
 
 void eptf_replay_config_default(struct eptf_replay_config *cfg);
@@ -69,6 +74,10 @@ void eptf_replay_destroy(struct eptf_replay *r);
  * Returns a negative EPTF_E* only for an internal failure (out of memory).
  */
 int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op);
+
+/* The models a replay drives, for tests and tools that inspect them (owned by @r). */
+struct eptf_parent *eptf_replay_parent(struct eptf_replay *r);
+struct eptf_mmu *eptf_replay_mmu(struct eptf_replay *r);
 
 void eptf_replay_metrics(const struct eptf_replay *r, struct eptf_metrics *out);
 

@@ -61,7 +61,9 @@ int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay 
 	if (!r)
 		return EPTF_ENOMEM;
 	r->cfg = *cfg;
-	if (!cfg->strategy || strcmp(cfg->strategy, EPTF_IDEAL_NAME) != 0) {
+	if (cfg->strategy_ops) {
+		r->strategy = cfg->strategy_ops;
+	} else if (!cfg->strategy || strcmp(cfg->strategy, EPTF_IDEAL_NAME) != 0) {
 		r->strategy = eptf_strategy_find(cfg->strategy ? cfg->strategy : "full");
 		if (!r->strategy) {
 			free(r);
@@ -172,7 +174,7 @@ static void refused(struct eptf_replay *r, const struct eptf_op *op, uint64_t in
 	char msg[256];
 
 	r->refused++;
-	if (r->strategy && strcmp(r->strategy->name, "seed-v2") == 0 && err == EPTF_ENOENT &&
+	if (r->strategy && r->strategy->name && strcmp(r->strategy->name, "seed-v2") == 0 && err == EPTF_ENOENT &&
 	    (op->kind == EPTF_OP_GET_DIRTY_LOG || op->kind == EPTF_OP_CLEAR_DIRTY_LOG))
 		snprintf(msg, sizeof(msg),
 			 "%s: seed-v2 defect 8: kvm_get_memslot() returned NULL and the posted code dereferences it (slot %#x)",
@@ -212,6 +214,16 @@ int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op)
 					   op->flags & EPTF_OPF_EXEC);
 	}
 	return 0;
+}
+
+struct eptf_parent *eptf_replay_parent(struct eptf_replay *r)
+{
+	return r->parent;
+}
+
+struct eptf_mmu *eptf_replay_mmu(struct eptf_replay *r)
+{
+	return r->mmu;
 }
 
 /* ---- metrics ------------------------------------------------------------ */

@@ -398,6 +398,9 @@ static void test_large_entries(void **state)
 	assert_int_equal(e[0].unit, EPTF_HV_UNIT_2M);
 	assert_int_equal(e[0].units, 512);
 	assert_int_equal(one(G1, G1, 0, e, 200), 128);
+	/* both allowed, equal counts: the 1G unit is preferred over 512 2M units */
+	assert_int_equal(one(G1, G1, F2M | F1G, e, 4), 1);
+	assert_int_equal(e[0].unit, EPTF_HV_UNIT_1G);
 	/* 1G alignment: 1 GiB of frames from a 2 MiB (not 1 GiB) boundary can't use 1G */
 	assert_int_equal(one(G1 + 512, G1, F1G, e, 200), 128);
 	assert_int_equal(e[0].unit, EPTF_HV_UNIT_4K);

@@ -24,7 +24,8 @@
  * one 1G unit adds 128 small entries, so only the first aligned boundary and
  * one spare are tried. We evaluate the all-small cover (Linux's, cost
  * ceil((e - s) / 2048)), the best 2M-only cover and the best cover with a 1G
- * region, and keep the cheapest, preferring the smaller units on a tie. So
+ * region, and keep the cheapest; on a tie the all-small cover wins over any
+ * large one, and a cover with a 1G region wins over a 2M-only one. So
  * the result never has more entries than the Linux filler, and large entries
  * are used only where they save entries. The property tests in
  * tests/test_hv_merge.c check minimality against a brute-force search and
@@ -241,6 +242,7 @@ static uint64_t plan_range(uint64_t s, uint64_t e, unsigned flags, struct plan *
 	bool use2m = flags & EPTF_HV_MERGE_LARGE_2M;
 	bool use1g = flags & EPTF_HV_MERGE_LARGE_1G;
 	uint64_t best = region_cost(e - s, 1);
+	bool best_large = false;
 
 	/* all small: Linux's cover */
 	p->s = s;
@@ -265,6 +267,7 @@ static uint64_t plan_range(uint64_t s, uint64_t e, unsigned flags, struct plan *
 						region_cost(e - d, 1);
 				if (cost < best) {
 					best = cost;
+					best_large = true;
 					p->a = a;
 					p->b = p->c = p->d = d;
 				}
@@ -282,7 +285,8 @@ static uint64_t plan_range(uint64_t s, uint64_t e, unsigned flags, struct plan *
 					continue;
 				uint64_t cost = up[i].cost + down[j].cost +
 						region_cost(down[j].inner - up[i].inner, P1G);
-				if (cost < best) {
+				/* between two large covers, take the one with 1G units */
+				if (cost < best || (cost == best && best_large)) {
 					best = cost;
 					p->a = up[i].outer;
 					p->b = up[i].inner;

@@ -181,4 +181,15 @@ struct eptf_memslot_info {
 };
 int eptf_mmu_get_memslot(const struct eptf_mmu *mmu, uint32_t slot, struct eptf_memslot_info *out);
 
+/*
+ * Test and debug aid, O(size of the model): check the model's internal
+ * invariants (every present leaf is in the rmap of its gfn and level and
+ * maps the frame its memslot gives, every link has the matching parent
+ * link, every live page is found by its key, per-page counts) and recount
+ * pages, leaf_sptes and mapped_4k into @recount (may be NULL; the other
+ * fields are copied). Returns 0, or EPTF_EINVAL at the first inconsistency
+ * or when the incremental counters differ from the recount.
+ */
+int eptf_mmu_check(const struct eptf_mmu *mmu, struct eptf_mmu_stats *recount);
+
 #endif

@@ -285,7 +285,7 @@ static void results_table(FILE *f, const struct eptf_report *rep)
 	char buf[32];
 	double x;
 
-	fputs("<table id=\"results\" class=\"data\">\n<thead><tr><th>input</th><th>strategy</th>", f);
+	fputs("<div class=\"scroll\">\n<table id=\"results\" class=\"data\">\n<thead><tr><th>input</th><th>strategy</th>", f);
 	for (size_t k = 0; k < eptf_report_nmetrics; k++) {
 		fputs("<th>", f);
 		eptf_html_escape(f, eptf_report_metrics[k].key);
@@ -314,7 +314,7 @@ static void results_table(FILE *f, const struct eptf_report *rep)
 			fputs("<td class=\"num\">-</td>", f);
 		fputs("</tr>\n", f);
 	}
-	fputs("</tbody>\n</table>\n", f);
+	fputs("</tbody>\n</table>\n</div>\n", f);
 	for (size_t i = 0; i < rep->nresults; i++) {
 		const struct eptf_report_result *r = &rep->results[i];
 		if (!r->m.stale_violations && !r->m.errors)
@@ -330,7 +330,7 @@ static void results_table(FILE *f, const struct eptf_report *rep)
 }
 
 static const char style[] =
-	"body{font-family:sans-serif;margin:1.5em;color:#222}"
+	"body{font-family:sans-serif;margin:1.5em;color:#222}div.scroll{overflow-x:auto}"
 	"table.data{border-collapse:collapse;margin:.5em 0;font-size:.9em}"
 	"table.data th,table.data td{border:1px solid #ccc;padding:.2em .5em}"
 	"table.data th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}"

@@ -110,12 +110,14 @@ static struct coll *all_entries(const struct eptf_parent *p, uint64_t root, uint
 	return k;
 }
 
+/* The entry at @addr (EPT02 or TLB); fails the test when there is none. */
 static const struct eptf_cached *find(const struct coll *k, uint64_t addr, bool tlb)
 {
 	for (size_t i = 0; i < k->n; i++)
 		if (k->c[i].addr == addr && k->c[i].in_tlb == tlb)
 			return &k->c[i];
-	return NULL;
+	fail_msg("no %s entry at %llu", tlb ? "TLB" : "EPT02", (unsigned long long)addr);
+	abort(); /* not reached: tells the compiler find() never returns NULL */
 }
 
 /* ---- tests ------------------------------------------------------------ */

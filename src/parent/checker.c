@@ -2,16 +2,20 @@
 /*
  * The stale-translation checker and the `ideal` oracle.
  *
- * For each item of a flush point and each root in use, the parent's
- * entries overlapping the item's range are enumerated with
- * eptf_parent_for_each (O(log n + matches), so a level-4 zap costs what is
- * cached under it, not 512^4 pages). Each entry is judged against L1's
- * tables: walking L1 leaf by leaf, not page by page (an L1 leaf maps
- * contiguous frames with one permission set, so its first page decides for
- * all of its pages), so a 2 MiB entry over a 2 MiB L1 leaf is one walk.
- * A set of (root, addr, level, in_tlb) already judged keeps each entry
- * counted once per call, with its state so that an entry judged clean from
- * one item can still turn "aged" from another (clear_flush_young).
+ * The items' ranges are sorted and merged into disjoint runs (and the aged
+ * items into a second set of runs). For each root in use, the parent's
+ * entries overlapping each run are enumerated with eptf_parent_for_each
+ * (O(log n + matches), so a level-4 zap costs what is cached under it, not
+ * 512^4 pages). An entry overlapping several runs is judged only from the
+ * first: it was already reached iff it starts before the end of the
+ * previous run (runs are sorted and disjoint, entries contiguous), so no
+ * per-entry set is needed and memory stays O(items). An entry is aged iff
+ * it overlaps an aged run (binary search).
+ *
+ * Each entry is judged against L1's tables leaf by leaf, not page by page:
+ * an L1 leaf maps contiguous frames with one permission set, so its first
+ * page decides for all of its pages, and a 2 MiB entry over a 2 MiB L1
+ * leaf is one walk.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +23,8 @@
 #include <eptflush/checker.h>
 #include <eptflush/error.h>
 
-enum seen_state { SEEN_NEW = 0, SEEN_CLEAN = 1, SEEN_STALE = 2 };
-
-struct seen {
-	uint64_t root, addr;
-	uint16_t tag;   /* level | in_tlb << 8; 0 = empty slot (levels are >= 1) */
-	uint8_t state;
+struct run {
+	uint64_t lo, hi; /* [lo, hi) input pages */
 };
 
 struct chk {
@@ -32,9 +32,9 @@ struct chk {
 	void *xctx;
 	const struct eptf_flush_point *fp;
 	uint64_t root;
-	bool aged;
-	struct seen *set;
-	size_t cap, n;
+	uint64_t prev_end;      /* end of the previous run of this root: entries before it were judged */
+	const struct run *aged; /* merged aged runs */
+	size_t naged;
 	eptf_violation_fn cb;
 	void *cbctx;
 	size_t stale;
@@ -44,69 +44,21 @@ struct chk {
 	size_t ncoll, capcoll;
 };
 
-static uint64_t seen_hash(uint64_t root, uint64_t addr, uint16_t tag)
-{
-	uint64_t h = root * 0x9e3779b97f4a7c15ull ^ addr * 0xc2b2ae3d27d4eb4full ^ tag;
-
-	return h ^ (h >> 29);
-}
-
-static bool seen_grow(struct chk *k)
-{
-	size_t ncap = k->cap ? k->cap * 2 : 256;
-	struct seen *ns = calloc(ncap, sizeof(*ns));
-
-	if (!ns)
-		return false;
-	for (size_t i = 0; i < k->cap; i++) {
-		struct seen *o = &k->set[i];
-		size_t j;
-
-		if (!o->tag)
-			continue;
-		j = seen_hash(o->root, o->addr, o->tag) & (ncap - 1);
-		while (ns[j].tag)
-			j = (j + 1) & (ncap - 1);
-		ns[j] = *o;
-	}
-	free(k->set);
-	k->set = ns;
-	k->cap = ncap;
-	return true;
-}
-
-/* The set slot of @c, inserted as SEEN_NEW if absent; NULL when out of memory. */
-static struct seen *seen_get(struct chk *k, const struct eptf_cached *c)
-{
-	uint16_t tag = (uint16_t)(c->level | (c->in_tlb ? 1u << 8 : 0));
-	size_t j;
-
-	if ((k->n + 1) * 2 > k->cap && !seen_grow(k))
-		return NULL;
-	j = seen_hash(c->root_hpa, c->addr, tag) & (k->cap - 1);
-	while (k->set[j].tag) {
-		struct seen *s = &k->set[j];
-
-		if (s->tag == tag && s->root == c->root_hpa && s->addr == c->addr)
-			return s;
-		j = (j + 1) & (k->cap - 1);
-	}
-	k->set[j] = (struct seen){ .root = c->root_hpa, .addr = c->addr, .tag = tag };
-	k->n++;
-	return &k->set[j];
-}
-
 static unsigned clamp_level(unsigned l)
 {
 	return l < 1 ? 1 : l > 3 ? 3 : l;
+}
+
+static uint64_t entry_end(const struct eptf_cached *c)
+{
+	return c->addr + EPTF_PAGES_PER_LEVEL(clamp_level(c->level));
 }
 
 /* Why @c is not what L1 grants now, or NULL when it is. */
 static const char *judge(const struct chk *k, const struct eptf_cached *c, bool *mapped,
 			 struct eptf_xlate *cur)
 {
-	uint64_t span = EPTF_PAGES_PER_LEVEL(clamp_level(c->level));
-	uint64_t p = c->addr, end = c->addr + span;
+	uint64_t p = c->addr, end = entry_end(c);
 
 	*mapped = false;
 	memset(cur, 0, sizeof(*cur));
@@ -131,6 +83,23 @@ static const char *judge(const struct chk *k, const struct eptf_cached *c, bool 
 		p = (p & ~(s - 1)) + s;
 	}
 	return NULL;
+}
+
+/* Does [lo, hi) overlap an aged run? */
+static bool overlaps_aged(const struct chk *k, uint64_t lo, uint64_t hi)
+{
+	size_t a = 0, b = k->naged;
+
+	/* first run with hi > lo */
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+
+		if (k->aged[m].hi <= lo)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a < k->naged && k->aged[a].lo < hi;
 }
 
 static void report(struct chk *k, const struct eptf_cached *c, bool mapped,
@@ -164,42 +133,90 @@ static void report(struct chk *k, const struct eptf_cached *c, bool mapped,
 static int on_entry(void *ctx, const struct eptf_cached *c)
 {
 	struct chk *k = ctx;
-	struct seen *s = seen_get(k, c);
 	struct eptf_xlate cur;
 	const char *why;
 	bool mapped;
 
-	if (s && s->state == SEEN_STALE)
-		return 0;
-	if (s && s->state == SEEN_CLEAN) {
-		if (k->aged) {
-			s->state = SEEN_STALE;
-			judge(k, c, &mapped, &cur); /* for the report's current translation */
-			report(k, c, mapped, &cur, "aged");
-		}
-		return 0;
-	}
+	if (c->addr < k->prev_end)
+		return 0; /* it overlaps the previous run too: judged there */
 	why = judge(k, c, &mapped, &cur);
-	if (!why && k->aged)
+	if (!why && k->naged && overlaps_aged(k, c->addr, entry_end(c)))
 		why = "aged";
-	if (s)
-		s->state = why ? SEEN_STALE : SEEN_CLEAN;
 	if (why)
 		report(k, c, mapped, &cur, why);
 	return 0;
 }
 
-static void run(struct chk *k, const struct eptf_parent *p)
+static int run_cmp(const void *a, const void *b)
 {
-	const struct eptf_flush_point *fp = k->fp;
+	const struct run *x = a, *y = b;
 
-	for (size_t i = 0; i < fp->nitems; i++) {
-		k->aged = fp->items[i].change == EPTF_CHG_AGED;
-		for (size_t r = 0; r < fp->nroots; r++) {
-			k->root = fp->roots[r].hpa;
-			eptf_parent_for_each(p, k->root, fp->items[i].addr, fp->items[i].pages, on_entry, k);
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Sort and merge @n runs in place (overlapping or adjacent); returns the new count. */
+static size_t runs_merge(struct run *r, size_t n)
+{
+	size_t m = 0;
+
+	qsort(r, n, sizeof(*r), run_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].hi <= r[i].lo)
+			continue;
+		if (m && r[i].lo <= r[m - 1].hi) {
+			if (r[i].hi > r[m - 1].hi)
+				r[m - 1].hi = r[i].hi;
+		} else {
+			r[m++] = r[i];
 		}
 	}
+	return m;
+}
+
+static struct run item_run(const struct eptf_inval *it)
+{
+	struct run r = { it->addr, it->addr + it->pages };
+
+	if (r.hi < r.lo) /* a range past 2^64: clip */
+		r.hi = UINT64_MAX;
+	return r;
+}
+
+/* Returns false when out of memory (nothing examined). */
+static bool run_all(struct chk *k, const struct eptf_parent *p)
+{
+	const struct eptf_flush_point *fp = k->fp;
+	struct run small[64];
+	struct run *all = small, *aged;
+	size_t nall = 0, naged = 0;
+
+	if (!fp->nitems || !fp->nroots)
+		return true;
+	if (2 * fp->nitems > sizeof(small) / sizeof(small[0])) {
+		all = malloc(2 * fp->nitems * sizeof(*all));
+		if (!all)
+			return false;
+	}
+	aged = all + fp->nitems;
+	for (size_t i = 0; i < fp->nitems; i++) {
+		all[nall++] = item_run(&fp->items[i]);
+		if (fp->items[i].change == EPTF_CHG_AGED)
+			aged[naged++] = item_run(&fp->items[i]);
+	}
+	nall = runs_merge(all, nall);
+	k->naged = runs_merge(aged, naged);
+	k->aged = aged;
+	for (size_t r = 0; r < fp->nroots; r++) {
+		k->root = fp->roots[r].hpa;
+		k->prev_end = 0;
+		for (size_t i = 0; i < nall; i++) {
+			eptf_parent_for_each(p, k->root, all[i].lo, all[i].hi - all[i].lo, on_entry, k);
+			k->prev_end = all[i].hi;
+		}
+	}
+	if (all != small)
+		free(all);
+	return true;
 }
 
 size_t eptf_check_stale_xlate(eptf_xlate_fn xlate, void *xlate_ctx, const struct eptf_parent *p,
@@ -207,8 +224,20 @@ size_t eptf_check_stale_xlate(eptf_xlate_fn xlate, void *xlate_ctx, const struct
 {
 	struct chk k = { .xlate = xlate, .xctx = xlate_ctx, .fp = fp, .cb = cb, .cbctx = ctx };
 
-	run(&k, p);
-	free(k.set);
+	if (!run_all(&k, p)) {
+		/* out of memory for the merged runs: judge item by item, duplicates possible */
+		for (size_t i = 0; i < fp->nitems; i++) {
+			struct run a = item_run(&fp->items[i]);
+
+			k.aged = &a;
+			k.naged = fp->items[i].change == EPTF_CHG_AGED;
+			for (size_t r = 0; r < fp->nroots; r++) {
+				k.root = fp->roots[r].hpa;
+				k.prev_end = 0;
+				eptf_parent_for_each(p, k.root, a.lo, a.hi - a.lo, on_entry, &k);
+			}
+		}
+	}
 	return k.stale;
 }
 
@@ -232,25 +261,19 @@ size_t eptf_ideal_flush_xlate(eptf_xlate_fn xlate, void *xlate_ctx, struct eptf_
 	struct eptf_ideal_counts cnt = { 0 };
 	size_t n = 0;
 
-	run(&k, p);
-	free(k.set);
-	if (k.oom) {
+	if (!run_all(&k, p) || k.oom) {
 		/* cannot name the stale set: drop everything in range (correct, not minimal) */
-		free(k.coll);
-		k.coll = NULL;
-		k.ncoll = 0;
-		for (size_t i = 0; i < fp->nitems; i++) {
-			for (size_t r = 0; r < fp->nroots; r++) {
-				struct eptf_parent_stats before, after;
+		struct eptf_parent_stats before, after;
 
-				eptf_parent_get_stats(p, &before);
+		free(k.coll);
+		eptf_parent_get_stats(p, &before);
+		for (size_t i = 0; i < fp->nitems; i++)
+			for (size_t r = 0; r < fp->nroots; r++)
 				eptf_parent_drop_range(p, fp->roots[r].hpa, fp->items[i].addr,
 						       fp->items[i].pages);
-				eptf_parent_get_stats(p, &after);
-				cnt.ept02_dropped += after.ept02_dropped - before.ept02_dropped;
-				cnt.tlb_dropped += after.tlb_dropped - before.tlb_dropped;
-			}
-		}
+		eptf_parent_get_stats(p, &after);
+		cnt.ept02_dropped = after.ept02_dropped - before.ept02_dropped;
+		cnt.tlb_dropped = after.tlb_dropped - before.tlb_dropped;
 		cnt.roots = fp->nroots;
 		if (out)
 			*out = cnt;
@@ -262,11 +285,10 @@ size_t eptf_ideal_flush_xlate(eptf_xlate_fn xlate, void *xlate_ctx, struct eptf_
 		const struct eptf_cached *c = &k.coll[i];
 		const struct eptf_cached *prev = i ? &k.coll[i - 1] : NULL;
 
-		if (prev && cached_cmp(prev, c) == 0)
-			continue; /* only if the seen set ran out of memory */
 		n++;
 		if (!prev || prev->root_hpa != c->root_hpa)
 			cnt.roots++;
+		/* an EPT02 and a TLB entry of one translation cover the same pages: count them once */
 		if (!prev || prev->root_hpa != c->root_hpa || prev->addr != c->addr ||
 		    prev->level != c->level)
 			cnt.pages += EPTF_PAGES_PER_LEVEL(clamp_level(c->level));

@@ -99,8 +99,10 @@ int eptf_cost_model_set(struct eptf_cost_model *cm, const char *key, uint64_t va
 	if (!key)
 		return EPTF_EINVAL;
 	for (size_t i = 0; eptf_cost_model_keys[i]; i++) {
-		if (strcmp(key, eptf_cost_model_keys[i]) == 0) {
-			*field(cm, i) = value;
+		uint64_t *f = field(cm, i);
+
+		if (f && strcmp(key, eptf_cost_model_keys[i]) == 0) {
+			*f = value;
 			return 0;
 		}
 	}

@@ -9,12 +9,19 @@
 #define EPTFLUSH_TRACE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include <eptflush/op.h>
 
 #define EPTF_TRACE_VERSION 1
+/* The first line of every trace: "eptflush-trace <version>". */
+#define EPTF_TRACE_MAGIC "eptflush-trace"
+/* Longest line the reader accepts, in bytes without the newline; longer is an error. */
+#define EPTF_TRACE_MAX_LINE 4096
+/* Page numbers (gfn, input page, table gfn) are below 2^40: 52-bit physical addresses. */
+#define EPTF_TRACE_PAGE_LIMIT (1ull << 40)
 
 /* A diagnostic: "file:line: what is wrong". */
 struct eptf_diag {
@@ -37,6 +44,13 @@ struct eptf_trace_reader;
  */
 int eptf_trace_open(const char *path, struct eptf_trace_header *hdr, struct eptf_trace_reader **out,
 		    struct eptf_diag *diag);
+/*
+ * Like eptf_trace_open() on an already open stream @f, named @name in
+ * diagnostics. The reader does not close @f; the caller does, after
+ * eptf_trace_close().
+ */
+int eptf_trace_open_file(FILE *f, const char *name, struct eptf_trace_header *hdr,
+			 struct eptf_trace_reader **out, struct eptf_diag *diag);
 /* Read the next op: 1 = got one, 0 = end of trace, < 0 = error with @diag. */
 int eptf_trace_read(struct eptf_trace_reader *r, struct eptf_op *op, struct eptf_diag *diag);
 /* Line number of the last op read. */
@@ -59,9 +73,25 @@ int eptf_trace_writer_commit(struct eptf_trace_writer *w, struct eptf_diag *diag
 /* Close and remove the temporary file: nothing half-written is left. */
 void eptf_trace_writer_abort(struct eptf_trace_writer *w);
 
-/* Format one op as its trace line (no newline) into @buf; returns the length. */
+/*
+ * Format one op as its trace line (no newline) into @buf; returns the
+ * length, EPTF_EINVAL for an op eptf_op_validate() refuses, EPTF_ENOSPC if
+ * @len is too small. EPTF_TRACE_MAX_LINE + 1 bytes always suffice.
+ */
 int eptf_op_format(const struct eptf_op *op, char *buf, size_t len);
 /* Parse one op line; returns 0 or EPTF_EPARSE with @why set to a static reason. */
 int eptf_op_parse(const char *line, struct eptf_op *op, const char **why);
+/*
+ * Like eptf_op_parse() on @len bytes at @line (no NUL needed), with the
+ * full reason ("unknown key 'foo' for map") written to @detail.
+ */
+int eptf_op_parse_detail(const char *line, size_t len, struct eptf_op *op, char *detail,
+			 size_t detail_len);
+/*
+ * Check that @op is representable in a trace: a known kind, every field in
+ * its range, fields the kind does not use zero. 0 or EPTF_EINVAL with the
+ * reason in @detail (may be NULL).
+ */
+int eptf_op_validate(const struct eptf_op *op, char *detail, size_t detail_len);
 
 #endif

@@ -107,6 +107,7 @@ struct imp {
 	struct imp_map stabs;  /* pa page -> struct stab */
 	struct imp_map sps;    /* sp key -> struct stab (same object, not owned) */
 	struct imp_map gtabs;  /* table gfn -> struct gtab */
+	struct imp_map live;   /* live_key() of every page the model holds -> IMP_LIVE */
 	struct eptf_import_slot *slots;
 	size_t nslots, slots_cap;
 	struct vcpu_state vcpus[IMP_MAX_VCPUS];
@@ -122,6 +123,50 @@ struct imp {
 	bool run_tz;
 	uint64_t run_tz_start, run_tz_end;
 };
+
+static char imp_live_tag;
+#define IMP_LIVE ((void *)&imp_live_tag)
+
+/* How the model names a page for PREPARE_ZAP: (gfn, level, direct). */
+static uint64_t live_key(uint64_t gfn, unsigned level, bool direct)
+{
+	return (gfn << 8) | (direct ? 0x10u : 0) | level;
+}
+
+static int live_add(struct imp *imp, uint64_t gfn, unsigned level, bool direct)
+{
+	return imp_map_put(&imp->live, live_key(gfn, level, direct), IMP_LIVE);
+}
+
+/*
+ * The pages the model creates for a MAP of input page @page at @level (its
+ * fault walks from the root down): kept so that a later prepare_zap is
+ * emitted only for a page the model has (else it is "unplaced").
+ */
+static int live_path(struct imp *imp, const struct task *t, unsigned v, uint64_t page, uint64_t gfn,
+		     unsigned level, bool direct_root)
+{
+	const struct vcpu_state *vs = &imp->vcpus[v];
+	int err = live_add(imp, vs->root, 4, direct_root);
+	bool direct = direct_root;
+	uint64_t table = vs->root;
+	for (unsigned l = 3; l >= level && !err; l--) {
+		if (!direct && t && (t->have >> (l + 1) & 1)) {
+			uint64_t up = t->pte[l + 1];
+			if (up & GPTE_PS)
+				direct = true;
+			else
+				table = (up & GPTE_FRAME) >> 12;
+		} else if (!direct) {
+			break; /* not from a walk: the upper pages exist already */
+		}
+		if (direct)
+			err = live_add(imp, (direct_root ? page : gfn) & ~(level_pages(l + 1) - 1), l, true);
+		else
+			err = live_add(imp, table, l, false);
+	}
+	return err;
+}
 
 static uint64_t sp_key(uint64_t gfn, uint32_t role)
 {
@@ -147,10 +192,10 @@ static int begin(struct imp *imp)
 	if (err)
 		return err;
 	/* memslots given as options exist before the first event */
-	for (size_t i = 0; i < imp->nslots; i++) {
-		struct eptf_op op = { .kind = EPTF_OP_SLOT_ADD, .slot = imp->slots[i].slot,
-				      .addr = imp->slots[i].base_gfn, .count = imp->slots[i].npages,
-				      .value = imp->slots[i].hva, .flags = (uint8_t)imp->slots[i].flags };
+	for (size_t i = 0; i < imp->opts.nslots; i++) {
+		const struct eptf_import_slot *sl = &imp->opts.slots[i];
+		struct eptf_op op = { .kind = EPTF_OP_SLOT_ADD, .slot = sl->slot, .addr = sl->base_gfn,
+				      .count = sl->npages, .value = sl->hva, .flags = (uint8_t)sl->flags };
 		imp->st->ops[op.kind]++;
 		err = imp->sink.op ? imp->sink.op(imp->sink.ctx, &op) : 0;
 		if (err)
@@ -391,6 +436,8 @@ static int on_get_page(struct imp *imp, struct task *t, const struct imp_ev *ev)
 	vs->root = root;
 	struct eptf_op op = { .kind = EPTF_OP_ROOT_LOAD, .vcpu = v, .addr = root,
 			      .flags = direct ? EPTF_OPF_DIRECT : 0 };
+	if ((err = live_add(imp, root, 4, direct)))
+		return err;
 	return emit(imp, &op);
 }
 
@@ -410,10 +457,22 @@ static int on_prepare_zap(struct imp *imp, struct task *t, const struct imp_ev *
 		imp->st->unplaced[EPTF_IEV_PREPARE_ZAP]++;
 		return 0;
 	}
+	bool direct = ev->role & IMP_ROLE_DIRECT;
+	if (ev->role & IMP_ROLE_INVALID) {
+		/* an invalid (obsolete or already zapped) root being freed: the model zapped it before */
+		imp->st->ignored[EPTF_IEV_PREPARE_ZAP]++;
+		return 0;
+	}
 	int err = run_join(imp, t->pid);
 	if (err)
 		return err;
 	uint64_t key = sp_key(ev->gfn, ev->role);
+	if (!imp_map_del(&imp->live, live_key(ev->gfn, level, direct))) {
+		/* the model never built this page (it was made before the trace began) */
+		stab_forget(imp, key);
+		imp->st->unplaced[EPTF_IEV_PREPARE_ZAP]++;
+		return 0;
+	}
 	/* A sync that fails zaps the page; the zap is what changed. */
 	for (unsigned i = 0; i < imp->run_nsync; i++) {
 		if (imp->run_syncs[i] == key) {
@@ -594,6 +653,16 @@ static int on_set_spte(struct imp *imp, struct task *t, const struct imp_ev *ev)
 	}
 	if (err)
 		return err;
+	if (vs->direct)
+		err = live_path(imp, NULL, v, page, ev->gfn, level, true);
+	else if (t->fault)
+		err = live_path(imp, t, v, page, ev->gfn, level, false);
+	else
+		err = live_add(imp, imp_map_get(&imp->stabs, pa_page) ?
+				       ((struct stab *)imp_map_get(&imp->stabs, pa_page))->sp_gfn : 0,
+			       level, ((struct stab *)imp_map_get(&imp->stabs, pa_page))->direct);
+	if (err)
+		return err;
 	imp->st->used[EPTF_IEV_SET_SPTE]++;
 	struct eptf_op op = { .kind = EPTF_OP_MAP, .vcpu = v, .addr = page, .level = (uint8_t)level, .flags = fl };
 	err = emit(imp, &op);
@@ -694,6 +763,8 @@ static int on_tdp_changed(struct imp *imp, struct task *t, const struct imp_ev *
 			if (err)
 				return err;
 		}
+		if ((err = live_path(imp, NULL, v, gfn, gfn, level, true)))
+			return err;
 		imp->st->used[EPTF_IEV_TDP_SPTE_CHANGED]++;
 		struct eptf_op op = { .kind = EPTF_OP_MAP, .vcpu = v, .addr = gfn, .level = (uint8_t)level,
 				      .flags = (uint8_t)((wr ? EPTF_OPF_WRITE : 0) | (x ? EPTF_OPF_EXEC : 0)) };
@@ -799,6 +870,8 @@ static int on_marker(struct imp *imp, const struct imp_ev *ev, const char **why)
 			return EPTF_ENOMEM;
 		t->vcpu = (int)a;
 	} else if (VERB("memslot")) {
+		if ((err = begin(imp))) /* option memslots go first */
+			return err;
 		if ((err = need(args, "id", &id, why)) || (err = need(args, "gfn", &a, why)) ||
 		    (err = need(args, "pages", &b, why)) || (err = need(args, "hva", &c, why)))
 			return err;
@@ -820,6 +893,8 @@ static int on_marker(struct imp *imp, const struct imp_ev *ev, const char **why)
 		if ((err = emit(imp, &op)))
 			return err;
 	} else if (VERB("memslot-delete")) {
+		if ((err = begin(imp)))
+			return err;
 		if ((err = need(args, "id", &id, why)))
 			return err;
 		struct eptf_import_slot *sl = id <= UINT32_MAX ? slot_find(imp, (uint32_t)id) : NULL;
@@ -832,6 +907,8 @@ static int on_marker(struct imp *imp, const struct imp_ev *ev, const char **why)
 		if ((err = emit(imp, &op)))
 			return err;
 	} else if (VERB("memslot-flags")) {
+		if ((err = begin(imp)))
+			return err;
 		if ((err = need(args, "id", &id, why)) || (err = need(args, "flags", &fl, why)))
 			return err;
 		struct eptf_import_slot *sl = id <= UINT32_MAX ? slot_find(imp, (uint32_t)id) : NULL;
@@ -1068,6 +1145,8 @@ void imp_destroy(struct imp *imp)
 	free(imp->sps.keys); /* values are owned by stabs */
 	free(imp->sps.vals);
 	imp_map_free_all(&imp->gtabs);
+	free(imp->live.keys); /* values are a tag */
+	free(imp->live.vals);
 	free(imp->slots);
 	free(imp->cpu_ts);
 	free(imp);

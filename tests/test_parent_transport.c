@@ -387,6 +387,54 @@ static void test_cost_formula(void **state)
 	eptf_parent_destroy(p);
 }
 
+/* Random control words and input pages never crash the parent; every call is counted once. */
+static void test_random_calls_are_safe(void **state)
+{
+	struct eptf_parent_config cfg;
+	struct eptf_parent *p;
+	struct eptf_hv_transport t;
+	static uint64_t page[512];
+	uint64_t s = 0x1234567;
+	uint64_t ok = 0, n = 20000;
+
+	(void)state;
+	eptf_parent_config_default(&cfg);
+	cfg.vendor = EPTF_PARENT_AMD;
+	cfg.allow_large = true;
+	cfg.gpa_bits = 64;
+	p = mk_cfg(&cfg);
+	t = eptf_parent_transport(p);
+	touch(p, R1, 0, 64);
+	for (uint64_t i = 0; i < n; i++) {
+		uint16_t reps;
+		uint64_t ctl, res;
+
+		for (size_t w = 0; w < 8; w++) {
+			s ^= s << 13;
+			s ^= s >> 7;
+			s ^= s << 17;
+			page[w] = s;
+		}
+		page[0] = i & 1 ? R1 : page[0];
+		page[1] = i & 2 ? 0 : page[1];
+		reps = (uint16_t)(1 + (s >> 40) % 6);
+		ctl = (i & 4 ? EPTF_HVCALL_FLUSH_GPA_LIST : (s & 0xffff)) | (uint64_t)reps << 32;
+		if (i % 5 == 0)
+			ctl = s; /* anything at all */
+		res = t.hypercall(t.ctx, ctl, page, (size_t)((s >> 20) % (sizeof(page) + 1)));
+		ok += eptf_hv_result_status(res) == EPTF_HV_STATUS_SUCCESS;
+	}
+	{
+		struct eptf_parent_stats st;
+
+		eptf_parent_get_stats(p, &st);
+		assert_int_equal(st.hypercalls, n);
+		assert_int_equal(st.rejected + ok, n);
+		assert_true(ok > 0 && st.rejected > 0);
+	}
+	eptf_parent_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_inject_timeout),
 		cmocka_unit_test(test_inject_deterministic_and_rated),
 		cmocka_unit_test(test_cost_formula),
+		cmocka_unit_test(test_random_calls_are_safe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

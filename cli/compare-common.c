@@ -497,12 +497,13 @@ static void progress_tick(struct progress *p, const struct cmp_input *in, uint64
 		return;
 	p->last = t;
 	p->drawn = true;
-	double rate = (double)ops / (t - p->start);
+	char c[32];
+	eptf_report_fmt_u64((uint64_t)((double)ops / (t - p->start)), c, sizeof(c));
 	if (in->expected_ops)
-		fprintf(stderr, "\r%s: %s / ~%s ops, %.0f ops/s   ", in->name, eptf_report_fmt_u64(ops, a, sizeof(a)),
-			eptf_report_fmt_u64(in->expected_ops, b, sizeof(b)), rate);
+		fprintf(stderr, "\r%s: %s / ~%s ops, %s ops/s   ", in->name, eptf_report_fmt_u64(ops, a, sizeof(a)),
+			eptf_report_fmt_u64(in->expected_ops, b, sizeof(b)), c);
 	else
-		fprintf(stderr, "\r%s: %s ops, %.0f ops/s   ", in->name, eptf_report_fmt_u64(ops, a, sizeof(a)), rate);
+		fprintf(stderr, "\r%s: %s ops, %s ops/s   ", in->name, eptf_report_fmt_u64(ops, a, sizeof(a)), c);
 	fflush(stderr);
 }
 
@@ -511,6 +512,7 @@ static void progress_end(struct progress *p)
 	if (p->drawn) {
 		fputs("\r\033[K", stderr);
 		fflush(stderr);
+		p->drawn = false;
 	}
 }
 
@@ -561,6 +563,7 @@ int cmp_run(const struct cmp_opts *o, struct cmp_input *in, struct cmp_lane *lan
 		if (err == 0)
 			break;
 		if (err < 0) {
+			progress_end(&prog);
 			if (in->tr)
 				fprintf(stderr, "%s\n", diag.msg);
 			else
@@ -571,6 +574,7 @@ int cmp_run(const struct cmp_opts *o, struct cmp_input *in, struct cmp_lane *lan
 		for (size_t i = 0; i < nlanes; i++) {
 			err = eptf_replay_op(lanes[i].r, &op);
 			if (err < 0) {
+				progress_end(&prog);
 				rc = cli_fail(o->cmd, "%s at op %llu: %s", lanes[i].strategy,
 					      (unsigned long long)ops, eptf_strerror(err));
 				goto out;
@@ -609,8 +613,7 @@ int cmp_run(const struct cmp_opts *o, struct cmp_input *in, struct cmp_lane *lan
 		}
 	}
 out:
-	progress_end(&prog);
-	prog.drawn = false;
+	progress_end(&prog); /* also on the error paths, before their message stays on screen */
 	for (size_t i = 0; i < made && i < nlanes; i++) {
 		eptf_replay_destroy(lanes[i].r);
 		lanes[i].r = NULL;

@@ -341,7 +341,21 @@ static void test_merge_large_sort(void **state)
 		assert_int_equal(r[i].gfn, want[i].s);
 		assert_int_equal(r[i].gfn + r[i].pages, want[i].e);
 	}
-	/* already sorted and reverse sorted inputs (heapsort has no bad case, but check) */
+	/* patterns that hurt naive quicksorts: all equal, sawtooth, organ pipe */
+	for (int pat = 0; pat < 3; pat++) {
+		for (size_t i = 0; i < n; i++) {
+			r[i].gfn = pat == 0 ? 7 : pat == 1 ? (i % 1000) * 10 : (i < n / 2 ? i : n - i) * 10;
+			r[i].pages = pat == 0 ? 1 + i % 3 : 1;
+		}
+		nw = union_of(r, n, want);
+		nm = eptf_hv_ranges_merge(r, n);
+		assert_int_equal(nm, nw);
+		for (size_t i = 0; i < nm; i++) {
+			assert_int_equal(r[i].gfn, want[i].s);
+			assert_int_equal(r[i].gfn + r[i].pages, want[i].e);
+		}
+	}
+	/* already sorted and reverse sorted inputs */
 	for (size_t i = 0; i < n; i++) {
 		r[i].gfn = 3 * (n - i);
 		r[i].pages = 1;

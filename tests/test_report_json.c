@@ -352,6 +352,22 @@ static void test_series_bounded(void **state)
 	eptf_series_free(&s);
 }
 
+/* The report's columns are the engine's metric keys, in the same order, reading the same fields. */
+static void test_metric_keys_match_engine(void **state)
+{
+	struct eptf_metrics m = metrics(7);
+	size_t n = 0;
+	(void)state;
+
+	for (; eptf_metrics_keys[n]; n++) {
+		assert_true(n < eptf_report_nmetrics);
+		assert_string_equal(eptf_report_metrics[n].key, eptf_metrics_keys[n]);
+		assert_int_equal(eptf_report_metric_value(&m, n), eptf_metrics_get(&m, n));
+	}
+	assert_int_equal(n, eptf_report_nmetrics);
+	assert_int_equal(eptf_report_metric_value(&m, n), 0); /* past the end */
+}
+
 static void test_save(void **state)
 {
 	struct eptf_report rep;
@@ -390,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_fmt_u64),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_series_bounded),
+		cmocka_unit_test(test_metric_keys_match_engine),
 		cmocka_unit_test(test_save),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

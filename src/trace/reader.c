@@ -158,9 +158,11 @@ static int read_header(struct eptf_trace_reader *r, struct eptf_trace_header *hd
 	ret = next_line(r, &len, diag);
 	if (ret < 0)
 		return ret;
-	if (ret == 0)
+	if (ret == 0) {
+		r->lineno = 1;
 		return fail(r, diag, EPTF_EPARSE, "empty file: expected '%s %d'", EPTF_TRACE_MAGIC,
 			    EPTF_TRACE_VERSION);
+	}
 	split_kv(r->line, &key, &value);
 	if (strcmp(key, EPTF_TRACE_MAGIC) != 0)
 		return fail(r, diag, EPTF_EPARSE, "not an eptflush trace: the first line must be '%s %d'",

@@ -573,6 +573,8 @@ static int trace_save(struct vm *vm, const char *path, struct eptf_capture_stats
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return fail(msg, len, "%s: cannot create: %s", tmp, strerror(errno));
+	/* mkstemp makes it 0600; the trace is meant to be shared */
+	fchmod(fd, 0644);
 	out = fdopen(fd, "w");
 	src = tracefs_instance_get_file(vm->inst, "trace");
 	in = src ? fopen(src, "r") : NULL;

@@ -1,0 +1,93 @@
+#!/bin/bash
+# End-to-end test of `eptflush capture`: usage errors always; a real short
+# capture when root, /dev/kvm and tracefs are there (skips with a message
+# otherwise). Keep it short: each capture runs about a second.
+set -u
+E=${EPTFLUSH:?set EPTFLUSH to the eptflush binary}
+fails=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+expect_rc() { # expect_rc RC DESCRIPTION -- command...
+	local want=$1 what=$2 rc
+	shift 3
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	[ "$rc" = "$want" ] || fail "$what: exit $rc, expected $want ($(head -c 300 "$tmp/err"))"
+}
+
+# ---- usage errors: no KVM needed ----
+"$E" capture --help | grep -q -- "--workload" || fail "--help does not describe --workload"
+expect_rc 2 "unknown workload" -- "$E" capture --workload bogus -o "$tmp/x.trace"
+grep -q "unknown workload 'bogus'" "$tmp/err" || fail "unknown workload message: $(cat "$tmp/err")"
+expect_rc 2 "odd memory size" -- "$E" capture --memory 3M -o "$tmp/x.trace"
+expect_rc 2 "memory too large" -- "$E" capture --memory 1G -o "$tmp/x.trace"
+expect_rc 2 "bad seconds" -- "$E" capture --seconds -1 -o "$tmp/x.trace"
+expect_rc 2 "no output" -- "$E" capture --workload touch
+expect_rc 2 "--no-import without --raw" -- "$E" capture --no-import
+expect_rc 2 "stray argument" -- "$E" capture -o "$tmp/x.trace" extra
+[ -e "$tmp/x.trace" ] && fail "a usage error left $tmp/x.trace behind"
+
+# ---- a missing prerequisite is named (not root) ----
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+	cp "$E" "$tmp/eptflush" && chmod 755 "$tmp" "$tmp/eptflush"
+	expect_rc 2 "not root" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/eptflush" capture -o /dev/null
+	grep -q "prerequisite missing: not root" "$tmp/err" || fail "not-root message: $(cat "$tmp/err")"
+fi
+
+# ---- a real capture ----
+skip=""
+[ "$(id -u)" = 0 ] || skip="not root"
+[ -z "$skip" ] && { [ -c /dev/kvm ] || skip="no /dev/kvm"; }
+[ -z "$skip" ] && { [ -e /sys/kernel/tracing/events/kvmmmu ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; \
+	[ -e /sys/kernel/tracing/events/kvmmmu ] || skip="no tracefs with kvmmmu events"; }
+if [ -n "$skip" ]; then
+	echo "SKIP: real capture ($skip)"
+	[ "$fails" = 0 ] && echo "capture.sh: usage tests passed" || echo "capture.sh: $fails failure(s)"
+	exit $((fails > 0))
+fi
+
+# pagetables: zaps (write flooding, zap_all_fast), unsync/sync
+"$E" capture --workload pagetables --memory 4M --rounds 1 --seconds 5 -o "$tmp/p.trace" --raw "$tmp/p.raw" \
+	>"$tmp/p.log" 2>&1 || fail "pagetables capture failed: $(tail -5 "$tmp/p.log")"
+head -1 "$tmp/p.trace" | grep -qx "eptflush-trace 1" || fail "p.trace has no op-trace header"
+# (unplaced events of this workload are reported, not failed: the importer
+# cannot yet place every zap of the alias PD's shadow page; see docs/capture.md)
+grep -q "(0 events could not be placed)" "$tmp/p.log" || echo "NOTE: pagetables: $(grep "could not be placed" "$tmp/p.log")"
+grep -q "tracing_mark_write: eptflush: memslot id=1 " "$tmp/p.raw" || fail "raw text lacks the memslot marker"
+grep -q "kvm_mmu_prepare_zap_page" "$tmp/p.raw" || fail "pagetables: no kvm_mmu_prepare_zap_page"
+grep -q "kvm_mmu_zap_all_fast" "$tmp/p.raw" || fail "pagetables: no kvm_mmu_zap_all_fast"
+grep -q "kvm_mmu_unsync_page" "$tmp/p.raw" || fail "pagetables: no kvm_mmu_unsync_page"
+grep -v '^#' "$tmp/p.raw" | tail -1 | grep -q "eptflush: end" || fail "raw text does not end at the end marker"
+grep -q "overruns" "$tmp/p.log" && ! grep -q " 0 overruns" "$tmp/p.log" && fail "ring buffer overran"
+grep -qE "^(prepare_zap|commit_zap) " "$tmp/p.trace" || grep -q "prepare_zap" "$tmp/p.trace" || fail "op trace has no zap ops"
+# capture's import is the same as importing its raw text afterwards
+if "$E" import "$tmp/p.raw" -o "$tmp/p2.trace" >/dev/null 2>&1; then
+	cmp -s "$tmp/p.trace" "$tmp/p2.trace" || fail "capture's op trace differs from 'eptflush import' of its raw text"
+else
+	fail "eptflush import of the raw text failed"
+fi
+
+# dirtylog + madvise in one run: harvest markers and notifier unmaps
+"$E" capture --workload dirtylog --workload madvise --memory 4M --rounds 1 --seconds 5 -o "$tmp/d.trace" \
+	--raw "$tmp/d.raw" >"$tmp/d.log" 2>&1 || fail "dirtylog+madvise capture failed: $(tail -5 "$tmp/d.log")"
+grep -q "(0 events could not be placed)" "$tmp/d.log" || fail "dirtylog+madvise: unplaceable events"
+grep -q "eptflush: clear-dirty-log id=1 first=0x0 mask=" "$tmp/d.raw" || fail "no clear-dirty-log marker"
+grep -q "eptflush: phase madvise" "$tmp/d.raw" || fail "no phase marker"
+grep -q "kvm_unmap_hva_range" "$tmp/d.raw" || fail "madvise: no kvm_unmap_hva_range"
+grep -q "dirty-log harvests" "$tmp/d.log" || fail "no harvest count printed"
+
+# --no-import writes only the raw text; importing it afterwards places everything
+"$E" capture --workload touch --memory 4M --rounds 1 --no-import --raw "$tmp/t.raw" >"$tmp/t.log" 2>&1 ||
+	fail "--no-import capture failed"
+[ -s "$tmp/t.raw" ] || fail "--no-import wrote no raw text"
+grep -q "kvm_mmu_set_spte" "$tmp/t.raw" || fail "touch: no kvm_mmu_set_spte"
+"$E" import "$tmp/t.raw" -o "$tmp/t.trace" >"$tmp/ti.log" 2>&1 || fail "import of the touch capture failed"
+awk '$1 ~ /^kvm_|^marker$/ && NF == 4 && $4 != 0 { bad = 1 } END { exit bad }' "$tmp/ti.log" ||
+	fail "touch: unplaced events: $(cat "$tmp/ti.log")"
+ls /sys/kernel/tracing/instances | grep -q "^eptflush-capture-" && fail "a tracefs instance was left behind"
+
+[ "$fails" = 0 ] && echo "capture.sh: all passed" || echo "capture.sh: $fails failure(s)"
+exit $((fails > 0))

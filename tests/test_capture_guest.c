@@ -37,12 +37,16 @@ static void test_desc_segments(void **state)
 	/* 64-bit kernel code: limit 0xfffff (0xffff + 0xf<<48), type 0xb
 	 * (execute/read, accessed), S=1, DPL 0, P=1 -> byte 5 = 0x9b;
 	 * L=1, G=1 -> byte 6 = 0xaf */
-	assert_int_equal(eptf_desc_seg(0, 0xfffff, 0xb, true, 0, true, false, true), 0x00af9b000000ffffull);
+	assert_int_equal(eptf_desc_seg(0, 0xfffff, 0xb, true, 0, true, false, true),
+			 0x00af9b000000ffffull);
 	/* the same at DPL 3: byte 5 = 0x80 | 3 << 5 | 0x10 | 0xb = 0xfb */
-	assert_int_equal(eptf_desc_seg(0, 0xfffff, 0xb, true, 3, true, false, true), 0x00affb000000ffffull);
+	assert_int_equal(eptf_desc_seg(0, 0xfffff, 0xb, true, 3, true, false, true),
+			 0x00affb000000ffffull);
 	/* data read/write accessed (3), D/B=1, G=1 -> byte 6 = 0xcf */
-	assert_int_equal(eptf_desc_seg(0, 0xfffff, 0x3, true, 0, false, true, true), 0x00cf93000000ffffull);
-	assert_int_equal(eptf_desc_seg(0, 0xfffff, 0x3, true, 3, false, true, true), 0x00cff3000000ffffull);
+	assert_int_equal(eptf_desc_seg(0, 0xfffff, 0x3, true, 0, false, true, true),
+			 0x00cf93000000ffffull);
+	assert_int_equal(eptf_desc_seg(0, 0xfffff, 0x3, true, 3, false, true, true),
+			 0x00cff3000000ffffull);
 	/* base is split 23:0 -> bits 16-39 and 31:24 -> bits 56-63 */
 	assert_int_equal(eptf_desc_seg(0xaabbccdd, 0x12345, 0x3, true, 0, false, false, false),
 			 0xaa0193bbccdd2345ull);
@@ -77,20 +81,20 @@ static void test_desc_tss_and_gate(void **state)
 static void test_asm_encodings(void **state)
 {
 	static const uint8_t want[] = {
-		0x48, 0xbb, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* movabs $..,%rbx */
-		0x49, 0xbc, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, /* movabs $0x200000,%r12 */
-		0x48, 0x89, 0x1b,					    /* mov %rbx,(%rbx) */
-		0x49, 0x89, 0x04, 0x24,					    /* mov %rax,(%r12): SIB */
-		0x49, 0x89, 0x4d, 0x00,					    /* mov %rcx,0x0(%r13): disp8 */
-		0x4c, 0x8b, 0x2b,					    /* mov (%rbx),%r13 */
-		0x48, 0x8b, 0x04, 0x24,					    /* mov (%rsp),%rax */
-		0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00,		    /* add $0x1000,%rbx */
-		0x48, 0x81, 0xc3, 0xf8, 0xff, 0xff, 0xff,		    /* add $-8,%rbx */
-		0x4c, 0x39, 0xe3,					    /* cmp %r12,%rbx */
-		0x4d, 0x31, 0xee,					    /* xor %r13,%r14 */
-		0x85, 0xc0,						    /* test %eax,%eax */
-		0x0f, 0x82, 0xbe, 0xff, 0xff, 0xff,			    /* jb 0x0 */
-		0x0f, 0x85, 0x00, 0x00, 0x00, 0x00,			    /* jne 0x48 (next) */
+	    0x48, 0xbb, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* movabs $..,%rbx */
+	    0x49, 0xbc, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, /* movabs $0x200000,%r12 */
+	    0x48, 0x89, 0x1b,						/* mov %rbx,(%rbx) */
+	    0x49, 0x89, 0x04, 0x24,					/* mov %rax,(%r12): SIB */
+	    0x49, 0x89, 0x4d, 0x00,		      /* mov %rcx,0x0(%r13): disp8 */
+	    0x4c, 0x8b, 0x2b,			      /* mov (%rbx),%r13 */
+	    0x48, 0x8b, 0x04, 0x24,		      /* mov (%rsp),%rax */
+	    0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00, /* add $0x1000,%rbx */
+	    0x48, 0x81, 0xc3, 0xf8, 0xff, 0xff, 0xff, /* add $-8,%rbx */
+	    0x4c, 0x39, 0xe3,			      /* cmp %r12,%rbx */
+	    0x4d, 0x31, 0xee,			      /* xor %r13,%r14 */
+	    0x85, 0xc0,				      /* test %eax,%eax */
+	    0x0f, 0x82, 0xbe, 0xff, 0xff, 0xff,	      /* jb 0x0 */
+	    0x0f, 0x85, 0x00, 0x00, 0x00, 0x00,	      /* jne 0x48 (next) */
 	};
 	uint8_t b[256];
 	struct eptf_asm a = {.buf = b, .cap = sizeof(b)};
@@ -251,7 +255,8 @@ static void test_guest_descriptors(void **state)
 	/* its handler reports vector 14: mov eax, 14; mov edx, 0xe3; out */
 	{
 		uint64_t off = (lo & 0xffff) | ((lo >> 48) << 16);
-		static const uint8_t want[] = {0xb8, 14, 0, 0, 0, 0xba, EPTF_PORT_FAULT, 0, 0, 0, 0xef, 0xf4};
+		static const uint8_t want[] = {0xb8, 14, 0, 0,	  0,   0xba, EPTF_PORT_FAULT,
+					       0,    0,	 0, 0xef, 0xf4};
 
 		assert_memory_equal(sys + off, want, sizeof(want));
 	}
@@ -342,9 +347,11 @@ static void test_markers(void **state)
 	char b[160];
 
 	(void)state;
-	assert_int_equal(eptf_capture_marker_memslot(b, sizeof(b), 1, 0x200, 0x400, 0x7f0000200000ull, 0),
-			 (int)strlen("eptflush: memslot id=1 gfn=0x200 pages=0x400 hva=0x7f0000200000 flags=0"));
-	assert_string_equal(b, "eptflush: memslot id=1 gfn=0x200 pages=0x400 hva=0x7f0000200000 flags=0");
+	assert_int_equal(
+	    eptf_capture_marker_memslot(b, sizeof(b), 1, 0x200, 0x400, 0x7f0000200000ull, 0),
+	    (int)strlen("eptflush: memslot id=1 gfn=0x200 pages=0x400 hva=0x7f0000200000 flags=0"));
+	assert_string_equal(
+	    b, "eptflush: memslot id=1 gfn=0x200 pages=0x400 hva=0x7f0000200000 flags=0");
 	eptf_capture_marker_memslot_flags(b, sizeof(b), 1, 1);
 	assert_string_equal(b, "eptflush: memslot-flags id=1 flags=1");
 	eptf_capture_marker_vcpus(b, sizeof(b), 1);
@@ -387,37 +394,43 @@ static void test_event_kind(void **state)
 	(void)state;
 	assert_int_equal(eptf_capture_event_kind("# tracer: nop"), -1);
 	assert_int_equal(eptf_capture_event_kind(""), -1);
-	assert_int_equal(eptf_capture_event_kind("             drv-16105   [001] ...1.  1183.031140: "
-						 "tracing_mark_write: eptflush: vcpus 1\n"),
-			 EPTF_CEV_MARKER);
-	assert_int_equal(eptf_capture_event_kind("  drv-1 [000] ...1.  1.5: kvm_mmu_get_page: sp gen 0 gfn 10 l4 "
-						 "8-byte q0 wux nxe ad root 0 sync new"),
+	assert_int_equal(
+	    eptf_capture_event_kind("             drv-16105   [001] ...1.  1183.031140: "
+				    "tracing_mark_write: eptflush: vcpus 1\n"),
+	    EPTF_CEV_MARKER);
+	assert_int_equal(eptf_capture_event_kind(
+			     "  drv-1 [000] ...1.  1.5: kvm_mmu_get_page: sp gen 0 gfn 10 l4 "
+			     "8-byte q0 wux nxe ad root 0 sync new"),
 			 EPTF_CEV_GET_PAGE);
 	assert_int_equal(eptf_capture_event_kind("  drv-1 [000] ...1.  1.5: kvm_mmu_zap_all_fast: "
 						 "kvm-mmu-valid-gen 0 used_pages 6"),
 			 EPTF_CEV_ZAP);
-	assert_int_equal(eptf_capture_event_kind("  drv-1 [000] .....  1.5: kvm_mmu_paging_element: pte 11007 "
-						 "level 4"),
-			 EPTF_CEV_WALK);
-	assert_int_equal(eptf_capture_event_kind("  kdamond.0-77 [001] .....  1.5: kvm_age_hva: mmu notifier age "
-						 "hva: 0x7f00 -- 0x7f10"),
+	assert_int_equal(
+	    eptf_capture_event_kind("  drv-1 [000] .....  1.5: kvm_mmu_paging_element: pte 11007 "
+				    "level 4"),
+	    EPTF_CEV_WALK);
+	assert_int_equal(eptf_capture_event_kind(
+			     "  kdamond.0-77 [001] .....  1.5: kvm_age_hva: mmu notifier age "
+			     "hva: 0x7f00 -- 0x7f10"),
 			 EPTF_CEV_NOTIFIER);
-	assert_int_equal(eptf_capture_event_kind("  drv-1 [000] .....  1.5: kvm_mmu_set_dirty_bit: gpa 14000"),
-			 EPTF_CEV_OTHER);
+	assert_int_equal(
+	    eptf_capture_event_kind("  drv-1 [000] .....  1.5: kvm_mmu_set_dirty_bit: gpa 14000"),
+	    EPTF_CEV_OTHER);
 	/* the event name ends at the second ": " of the line */
-	assert_int_equal(eptf_capture_event_kind("  a-1 [000] .....  1.5: kvm_mmu_set_spte: gfn 1 spte 2 (rw-u) "
-						 "level 1 at ffff"),
-			 EPTF_CEV_SET_SPTE);
+	assert_int_equal(
+	    eptf_capture_event_kind("  a-1 [000] .....  1.5: kvm_mmu_set_spte: gfn 1 spte 2 (rw-u) "
+				    "level 1 at ffff"),
+	    EPTF_CEV_SET_SPTE);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_desc_segments),	  cmocka_unit_test(test_desc_tss_and_gate),
-		cmocka_unit_test(test_asm_encodings),	  cmocka_unit_test(test_guest_page_tables),
-		cmocka_unit_test(test_guest_descriptors), cmocka_unit_test(test_guest_program),
-		cmocka_unit_test(test_guest_bad_config),  cmocka_unit_test(test_markers),
-		cmocka_unit_test(test_workload_names),	  cmocka_unit_test(test_event_kind),
+	    cmocka_unit_test(test_desc_segments),     cmocka_unit_test(test_desc_tss_and_gate),
+	    cmocka_unit_test(test_asm_encodings),     cmocka_unit_test(test_guest_page_tables),
+	    cmocka_unit_test(test_guest_descriptors), cmocka_unit_test(test_guest_program),
+	    cmocka_unit_test(test_guest_bad_config),  cmocka_unit_test(test_markers),
+	    cmocka_unit_test(test_workload_names),    cmocka_unit_test(test_event_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,8 +21,8 @@ enum eptf_capture_workload {
 	EPTF_CAPTURE_TOUCH = 0,	 /* write then read every page of the data region */
 	EPTF_CAPTURE_PAGETABLES, /* rewrite leaf PTEs (+invlpg) and a PDE (+mov cr3), touch again */
 	EPTF_CAPTURE_DIRTYLOG,	 /* dirty logging on, write, get/clear dirty log, logging off */
-	EPTF_CAPTURE_MADVISE,	 /* touch, VMM madvise(MADV_DONTNEED)s half the region, touch again */
-	EPTF_CAPTURE_AGE,	 /* touch a working set, VMM idles so that DAMON ages it */
+	EPTF_CAPTURE_MADVISE, /* touch, VMM madvise(MADV_DONTNEED)s half the region, touch again */
+	EPTF_CAPTURE_AGE,     /* touch a working set, VMM idles so that DAMON ages it */
 	EPTF_CAPTURE_NR,
 };
 
@@ -39,29 +39,29 @@ int eptf_capture_workload_parse(const char *name, unsigned *mask);
 
 /* What eptf_capture_run() does. */
 struct eptf_capture_opts {
-	unsigned workloads;  /* bit mask of enum eptf_capture_workload; 0 means all */
-	double seconds;	     /* wall-clock limit for the whole guest run (> 0) */
-	unsigned rounds;     /* per-workload round limit; 0 = only the time limit */
-	uint64_t memory;     /* data region bytes: multiple of 2 MiB, 4 MiB .. 512 MiB */
-	size_t buffer_kb;    /* per-CPU ring buffer size in KiB (0 = 65536) */
+	unsigned workloads;   /* bit mask of enum eptf_capture_workload; 0 means all */
+	double seconds;	      /* wall-clock limit for the whole guest run (> 0) */
+	unsigned rounds;      /* per-workload round limit; 0 = only the time limit */
+	uint64_t memory;      /* data region bytes: multiple of 2 MiB, 4 MiB .. 512 MiB */
+	size_t buffer_kb;     /* per-CPU ring buffer size in KiB (0 = 65536) */
 	const char *raw_path; /* where the kernel's trace text goes (required) */
-	bool pid_filter;     /* record kvmmmu events only from this process (default on) */
-	bool verbose;	     /* progress lines on the log stream */
+	bool pid_filter;      /* record kvmmmu events only from this process (default on) */
+	bool verbose;	      /* progress lines on the log stream */
 };
 
 /* What happened, for the CLI to print. */
 struct eptf_capture_stats {
-	uint64_t exits_io;	/* KVM_EXIT_IO exits handled */
+	uint64_t exits_io;		  /* KVM_EXIT_IO exits handled */
 	uint64_t rounds[EPTF_CAPTURE_NR]; /* guest rounds completed per workload */
-	uint64_t harvests;	/* KVM_GET_DIRTY_LOG calls */
-	uint64_t dirty_pages;	/* pages reported dirty in total */
-	uint64_t madvised_pages; /* pages given back with MADV_DONTNEED */
-	uint64_t lines;		/* trace text lines kept in RAW */
-	uint64_t cut_lines;	/* lines after the end marker (teardown), dropped */
-	uint64_t overruns;	/* ring-buffer overruns summed over CPUs (must be 0) */
-	uint64_t events[8];	/* kept lines per event kind, see eptf_capture_event_kind() */
-	bool timed_out;		/* the time limit ended the run */
-	char kernel[128];	/* uname -r */
+	uint64_t harvests;		  /* KVM_GET_DIRTY_LOG calls */
+	uint64_t dirty_pages;		  /* pages reported dirty in total */
+	uint64_t madvised_pages;	  /* pages given back with MADV_DONTNEED */
+	uint64_t lines;			  /* trace text lines kept in RAW */
+	uint64_t cut_lines;		  /* lines after the end marker (teardown), dropped */
+	uint64_t overruns;		  /* ring-buffer overruns summed over CPUs (must be 0) */
+	uint64_t events[8]; /* kept lines per event kind, see eptf_capture_event_kind() */
+	bool timed_out;	    /* the time limit ended the run */
+	char kernel[128];   /* uname -r */
 };
 
 /* Event kinds counted in eptf_capture_stats.events. */
@@ -71,7 +71,7 @@ enum {
 	EPTF_CEV_ZAP,
 	EPTF_CEV_SYNC, /* sync_page and unsync_page */
 	EPTF_CEV_SET_SPTE,
-	EPTF_CEV_WALK, /* pagetable_walk and paging_element */
+	EPTF_CEV_WALK,	   /* pagetable_walk and paging_element */
 	EPTF_CEV_NOTIFIER, /* unmap_hva_range, age_hva, test_age_hva */
 	EPTF_CEV_OTHER,
 };
@@ -103,7 +103,8 @@ int eptf_capture_marker_vcpus(char *buf, size_t len, unsigned n);
 int eptf_capture_marker_vcpu_tid(char *buf, size_t len, unsigned vcpu, long tid);
 int eptf_capture_marker_phase(char *buf, size_t len, const char *name);
 int eptf_capture_marker_get_dirty(char *buf, size_t len, unsigned id);
-int eptf_capture_marker_clear_dirty(char *buf, size_t len, unsigned id, uint64_t first, uint64_t mask);
+int eptf_capture_marker_clear_dirty(char *buf, size_t len, unsigned id, uint64_t first,
+				    uint64_t mask);
 int eptf_capture_marker_end(char *buf, size_t len);
 
 #endif

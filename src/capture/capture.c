@@ -59,20 +59,25 @@ static int file_exists(const char *dir, const char *rel)
 int eptf_capture_check(char *msg, size_t len)
 {
 	static const char *const events[] = {
-		"events/kvmmmu/kvm_mmu_get_page",	    "events/kvmmmu/kvm_mmu_set_spte",
-		"events/kvmmmu/kvm_mmu_prepare_zap_page", "events/kvm/kvm_unmap_hva_range",
-		"events/kvm/kvm_age_hva",		    "events/kvm/kvm_test_age_hva",
+	    "events/kvmmmu/kvm_mmu_get_page",
+	    "events/kvmmmu/kvm_mmu_set_spte",
+	    "events/kvmmmu/kvm_mmu_prepare_zap_page",
+	    "events/kvm/kvm_unmap_hva_range",
+	    "events/kvm/kvm_age_hva",
+	    "events/kvm/kvm_test_age_hva",
 	};
 	const char *dir;
 	int fd, api;
 
 	if (geteuid() != 0) {
-		fail(msg, len, "not root: capture needs root to use /dev/kvm and tracefs (run it as root)");
+		fail(msg, len,
+		     "not root: capture needs root to use /dev/kvm and tracefs (run it as root)");
 		return EPTF_ENOTSUP;
 	}
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		fail(msg, len, "no usable /dev/kvm: open: %s (is KVM built in or its module loaded?)",
+		fail(msg, len,
+		     "no usable /dev/kvm: open: %s (is KVM built in or its module loaded?)",
 		     strerror(errno));
 		return EPTF_ENOTSUP;
 	}
@@ -85,20 +90,21 @@ int eptf_capture_check(char *msg, size_t len)
 	if (!file_exists(TRACEFS_MOUNT, "trace")) {
 		/* not mounted: mount it where libtracefs looks first */
 		if (mount("nodev", TRACEFS_MOUNT, "tracefs", 0, NULL) && errno != EBUSY) {
-			fail(msg, len, "tracefs is not mounted and mounting it at %s failed: %s", TRACEFS_MOUNT,
-			     strerror(errno));
+			fail(msg, len, "tracefs is not mounted and mounting it at %s failed: %s",
+			     TRACEFS_MOUNT, strerror(errno));
 			return EPTF_ENOTSUP;
 		}
 	}
 	dir = tracefs_tracing_dir();
 	if (!dir || !file_exists(dir, "instances")) {
-		fail(msg, len, "tracefs not found (looked at %s; mount -t tracefs nodev %s)", TRACEFS_MOUNT,
-		     TRACEFS_MOUNT);
+		fail(msg, len, "tracefs not found (looked at %s; mount -t tracefs nodev %s)",
+		     TRACEFS_MOUNT, TRACEFS_MOUNT);
 		return EPTF_ENOTSUP;
 	}
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
 		if (!file_exists(dir, events[i])) {
-			fail(msg, len, "trace event %s missing in %s (kernel without KVM tracepoints?)",
+			fail(msg, len,
+			     "trace event %s missing in %s (kernel without KVM tracepoints?)",
 			     events[i] + 7, dir);
 			return EPTF_ENOTSUP;
 		}
@@ -133,11 +139,15 @@ __attribute__((format(printf, 2, 3))) static void marker(struct vm *vm, const ch
 		tracefs_printf(vm->inst, "%s\n", buf);
 }
 
-static int set_slot(struct vm *vm, unsigned id, uint64_t gpa, uint64_t size, void *hva, uint32_t flags)
+static int set_slot(struct vm *vm, unsigned id, uint64_t gpa, uint64_t size, void *hva,
+		    uint32_t flags)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = id, .flags = flags, .guest_phys_addr = gpa, .memory_size = size,
-		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	    .slot = id,
+	    .flags = flags,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uint64_t)(uintptr_t)hva,
 	};
 
 	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r);
@@ -146,8 +156,16 @@ static int set_slot(struct vm *vm, unsigned id, uint64_t gpa, uint64_t size, voi
 static void seg(struct kvm_segment *s, uint16_t sel, unsigned type, unsigned dpl, bool code)
 {
 	*s = (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = sel, .type = (uint8_t)type, .present = 1,
-		.dpl = (uint8_t)dpl, .db = code ? 0 : 1, .s = 1, .l = code ? 1 : 0, .g = 1,
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = sel,
+	    .type = (uint8_t)type,
+	    .present = 1,
+	    .dpl = (uint8_t)dpl,
+	    .db = code ? 0 : 1,
+	    .s = 1,
+	    .l = code ? 1 : 0,
+	    .g = 1,
 	};
 }
 
@@ -168,7 +186,8 @@ static int vm_setup_cpu(struct vm *vm, const struct eptf_guest_entry *e, char *m
 		r = ioctl(vm->vcpu, KVM_SET_CPUID2, cpuid);
 	free(cpuid);
 	if (r)
-		return fail(msg, len, "KVM_GET_SUPPORTED_CPUID/KVM_SET_CPUID2: %s", strerror(errno));
+		return fail(msg, len, "KVM_GET_SUPPORTED_CPUID/KVM_SET_CPUID2: %s",
+			    strerror(errno));
 
 	if (ioctl(vm->vcpu, KVM_GET_SREGS, &sr))
 		return fail(msg, len, "KVM_GET_SREGS: %s", strerror(errno));
@@ -185,8 +204,8 @@ static int vm_setup_cpu(struct vm *vm, const struct eptf_guest_entry *e, char *m
 	seg(&sr.cs, EPTF_SEL_UCODE, 0xb, 3, true);
 	seg(&sr.ss, EPTF_SEL_UDATA, 0x3, 3, false);
 	sr.ds = sr.es = sr.fs = sr.gs = sr.ss;
-	sr.tr = (struct kvm_segment){.base = EPTF_G_TSS, .limit = 0x67, .selector = EPTF_SEL_TSS,
-				     .type = 0xb, .present = 1};
+	sr.tr = (struct kvm_segment){
+	    .base = EPTF_G_TSS, .limit = 0x67, .selector = EPTF_SEL_TSS, .type = 0xb, .present = 1};
 	sr.ldt = (struct kvm_segment){.type = 0x2, .present = 0, .unusable = 1};
 	if (ioctl(vm->vcpu, KVM_SET_SREGS, &sr))
 		return fail(msg, len, "KVM_SET_SREGS (64-bit long mode): %s", strerror(errno));
@@ -200,15 +219,17 @@ static int vm_setup_cpu(struct vm *vm, const struct eptf_guest_entry *e, char *m
 }
 
 /* Map guest memory and build the guest image in it. */
-static int vm_alloc(struct vm *vm, const struct eptf_capture_opts *o, struct eptf_guest_entry *e, char *msg,
-		    size_t len)
+static int vm_alloc(struct vm *vm, const struct eptf_capture_opts *o, struct eptf_guest_entry *e,
+		    char *msg, size_t len)
 {
 	struct eptf_guest_cfg cfg = {.workloads = o->workloads, .data_bytes = o->memory};
 	int r;
 
-	vm->sys = mmap(NULL, EPTF_G_SYS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	vm->sys =
+	    mmap(NULL, EPTF_G_SYS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	vm->data_size = o->memory;
-	vm->data = mmap(NULL, o->memory, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	vm->data =
+	    mmap(NULL, o->memory, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (vm->sys == MAP_FAILED || vm->data == MAP_FAILED) {
 		vm->sys = vm->sys == MAP_FAILED ? NULL : vm->sys;
 		vm->data = vm->data == MAP_FAILED ? NULL : vm->data;
@@ -304,10 +325,10 @@ struct runstate {
 	const struct eptf_capture_opts *o;
 	struct eptf_capture_stats *st;
 	unsigned nr_workloads;
-	unsigned cur;		/* workload in progress */
-	double phase_end;	/* when the current workload must stop */
-	double hard_end;	/* when the VMM gives up on the guest */
-	uint32_t reply;		/* next value for an `in` from PORT_REPLY */
+	unsigned cur;	  /* workload in progress */
+	double phase_end; /* when the current workload must stop */
+	double hard_end;  /* when the VMM gives up on the guest */
+	uint32_t reply;	  /* next value for an `in` from PORT_REPLY */
 	bool done;
 };
 
@@ -315,8 +336,8 @@ static int dirty_flags(struct vm *vm, uint32_t flags, char *msg, size_t len)
 {
 	marker(vm, "eptflush: memslot-flags id=%u flags=%u", SLOT_DATA, flags);
 	if (set_slot(vm, SLOT_DATA, EPTF_G_DATA, vm->data_size, vm->data, flags))
-		return fail(msg, len, "KVM_SET_USER_MEMORY_REGION (dirty logging %s): %s", flags ? "on" : "off",
-			    strerror(errno));
+		return fail(msg, len, "KVM_SET_USER_MEMORY_REGION (dirty logging %s): %s",
+			    flags ? "on" : "off", strerror(errno));
 	return 0;
 }
 
@@ -335,16 +356,19 @@ static int harvest(struct vm *vm, struct runstate *rs, char *msg, size_t len)
 	if (!vm->manual_protect)
 		return 0;
 	{
-		struct kvm_clear_dirty_log cl = {.slot = SLOT_DATA, .num_pages = (uint32_t)pages,
-						 .first_page = 0, .dirty_bitmap = vm->bitmap};
+		struct kvm_clear_dirty_log cl = {.slot = SLOT_DATA,
+						 .num_pages = (uint32_t)pages,
+						 .first_page = 0,
+						 .dirty_bitmap = vm->bitmap};
 
 		if (ioctl(vm->fd, KVM_CLEAR_DIRTY_LOG, &cl))
 			return fail(msg, len, "KVM_CLEAR_DIRTY_LOG: %s", strerror(errno));
 	}
 	for (uint64_t i = 0; i < words; i++)
 		if (vm->bitmap[i])
-			marker(vm, "eptflush: clear-dirty-log id=%u first=0x%llx mask=0x%llx", SLOT_DATA,
-			       (unsigned long long)(i * 64), (unsigned long long)vm->bitmap[i]);
+			marker(vm, "eptflush: clear-dirty-log id=%u first=0x%llx mask=0x%llx",
+			       SLOT_DATA, (unsigned long long)(i * 64),
+			       (unsigned long long)vm->bitmap[i]);
 	return 0;
 }
 
@@ -366,11 +390,13 @@ static int command(struct vm *vm, struct runstate *rs, uint32_t cmd, char *msg, 
 		rs->phase_end = now() + rs->o->seconds / rs->nr_workloads;
 		marker(vm, "eptflush: phase %s", eptf_capture_workload_name(rs->cur));
 		if (vm->verbose && vm->log)
-			fprintf(vm->log, "capture: phase %s\n", eptf_capture_workload_name(rs->cur));
+			fprintf(vm->log, "capture: phase %s\n",
+				eptf_capture_workload_name(rs->cur));
 		return 0;
 	case EPTF_CMD_ROUND:
 		rs->st->rounds[rs->cur]++;
-		if (now() >= rs->phase_end || (rs->o->rounds && rs->st->rounds[rs->cur] >= rs->o->rounds))
+		if (now() >= rs->phase_end ||
+		    (rs->o->rounds && rs->st->rounds[rs->cur] >= rs->o->rounds))
 			rs->reply = 1;
 		return 0;
 	case EPTF_CMD_DIRTY_ON:
@@ -381,15 +407,18 @@ static int command(struct vm *vm, struct runstate *rs, uint32_t cmd, char *msg, 
 		return harvest(vm, rs, msg, len);
 	case EPTF_CMD_MADVISE:
 		if (a0 > vm->data_size || a1 > vm->data_size - a0 || a0 % 4096 || a1 % 4096)
-			return fail(msg, len, "guest asked to madvise [0x%llx, +0x%llx) outside its data slot",
-				    (unsigned long long)a0, (unsigned long long)a1);
+			return fail(
+			    msg, len,
+			    "guest asked to madvise [0x%llx, +0x%llx) outside its data slot",
+			    (unsigned long long)a0, (unsigned long long)a1);
 		if (madvise(vm->data + a0, a1, MADV_DONTNEED))
 			return fail(msg, len, "madvise(MADV_DONTNEED): %s", strerror(errno));
 		rs->st->madvised_pages += a1 >> 12;
 		return 0;
 	case EPTF_CMD_AGE: {
 		uint64_t ms = a0 > 1000 ? 1000 : a0;
-		struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+		struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+				      .tv_nsec = (long)(ms % 1000) * 1000000};
 
 		nanosleep(&ts, NULL);
 		return 0;
@@ -397,12 +426,15 @@ static int command(struct vm *vm, struct runstate *rs, uint32_t cmd, char *msg, 
 	case EPTF_CMD_SLOT_RECREATE:
 		marker(vm, "eptflush: memslot-delete id=%u", SLOT_DATA);
 		if (set_slot(vm, SLOT_DATA, EPTF_G_DATA, 0, vm->data, 0))
-			return fail(msg, len, "KVM_SET_USER_MEMORY_REGION (delete slot 1): %s", strerror(errno));
-		marker(vm, "eptflush: memslot id=%u gfn=0x%llx pages=0x%llx hva=0x%llx flags=0", SLOT_DATA,
-		       (unsigned long long)(EPTF_G_DATA >> 12), (unsigned long long)(vm->data_size >> 12),
+			return fail(msg, len, "KVM_SET_USER_MEMORY_REGION (delete slot 1): %s",
+				    strerror(errno));
+		marker(vm, "eptflush: memslot id=%u gfn=0x%llx pages=0x%llx hva=0x%llx flags=0",
+		       SLOT_DATA, (unsigned long long)(EPTF_G_DATA >> 12),
+		       (unsigned long long)(vm->data_size >> 12),
 		       (unsigned long long)(uintptr_t)vm->data);
 		if (set_slot(vm, SLOT_DATA, EPTF_G_DATA, vm->data_size, vm->data, 0))
-			return fail(msg, len, "KVM_SET_USER_MEMORY_REGION (re-create slot 1): %s", strerror(errno));
+			return fail(msg, len, "KVM_SET_USER_MEMORY_REGION (re-create slot 1): %s",
+				    strerror(errno));
 		return 0;
 	default:
 		return fail(msg, len, "guest sent unknown command %u", cmd);
@@ -419,7 +451,8 @@ static int guest_fault(struct vm *vm, uint32_t vector, char *msg, size_t len)
 	if (regs.rsp >= 0x1000 && regs.rsp + sizeof(frame) <= EPTF_G_SYS_SIZE)
 		memcpy(frame, vm->sys + regs.rsp, sizeof(frame));
 	return fail(msg, len,
-		    "guest exception vector %u; stack frame %llx %llx %llx %llx (error code if any, then rip, cs, "
+		    "guest exception vector %u; stack frame %llx %llx %llx %llx (error code if "
+		    "any, then rip, cs, "
 		    "rflags)",
 		    vector, (unsigned long long)frame[0], (unsigned long long)frame[1],
 		    (unsigned long long)frame[2], (unsigned long long)frame[3]);
@@ -452,21 +485,23 @@ static int vm_run(struct vm *vm, struct runstate *rs, char *msg, size_t len)
 
 			rs->st->exits_io++;
 			if (run->io.size != 4 || run->io.count != 1)
-				return fail(msg, len, "guest I/O of size %u count %u on port 0x%x", run->io.size,
-					    run->io.count, run->io.port);
+				return fail(msg, len, "guest I/O of size %u count %u on port 0x%x",
+					    run->io.size, run->io.count, run->io.port);
 			if (run->io.direction == KVM_EXIT_IO_OUT)
 				memcpy(&v, data, 4);
 			if (run->io.port == EPTF_PORT_CMD && run->io.direction == KVM_EXIT_IO_OUT) {
 				if (command(vm, rs, v, msg, len))
 					return -1;
-			} else if (run->io.port == EPTF_PORT_REPLY && run->io.direction == KVM_EXIT_IO_IN) {
+			} else if (run->io.port == EPTF_PORT_REPLY &&
+				   run->io.direction == KVM_EXIT_IO_IN) {
 				memcpy(data, &rs->reply, 4);
 			} else if (run->io.port == EPTF_PORT_EXIT) {
 				rs->done = true;
 			} else if (run->io.port == EPTF_PORT_FAULT) {
 				return guest_fault(vm, v, msg, len);
 			} else {
-				return fail(msg, len, "guest I/O on unknown port 0x%x", run->io.port);
+				return fail(msg, len, "guest I/O on unknown port 0x%x",
+					    run->io.port);
 			}
 			break;
 		}
@@ -476,10 +511,12 @@ static int vm_run(struct vm *vm, struct runstate *rs, char *msg, size_t len)
 		case KVM_EXIT_SHUTDOWN:
 			return fail(msg, len, "guest shut down (triple fault)");
 		case KVM_EXIT_FAIL_ENTRY:
-			return fail(msg, len, "KVM_EXIT_FAIL_ENTRY, reason 0x%llx",
-				    (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			return fail(
+			    msg, len, "KVM_EXIT_FAIL_ENTRY, reason 0x%llx",
+			    (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		case KVM_EXIT_INTERNAL_ERROR:
-			return fail(msg, len, "KVM_EXIT_INTERNAL_ERROR, suberror %u", run->internal.suberror);
+			return fail(msg, len, "KVM_EXIT_INTERNAL_ERROR, suberror %u",
+				    run->internal.suberror);
 		default:
 			return fail(msg, len, "unexpected KVM exit reason %u", run->exit_reason);
 		}
@@ -502,7 +539,8 @@ static int trace_setup(struct vm *vm, const struct eptf_capture_opts *o, char *m
 		return fail(msg, len, "creating tracefs instance %s: %s", name, strerror(errno));
 	tracefs_trace_off(vm->inst);
 	if (tracefs_instance_set_buffer_size(vm->inst, kb, -1) < 0)
-		return fail(msg, len, "setting the ring buffer to %zu KiB per CPU: %s", kb, strerror(errno));
+		return fail(msg, len, "setting the ring buffer to %zu KiB per CPU: %s", kb,
+			    strerror(errno));
 	if (tracefs_option_disable(vm->inst, TRACEFS_OPTION_OVERWRITE) < 0)
 		return fail(msg, len, "turning the overwrite option off: %s", strerror(errno));
 	if (o->pid_filter) {
@@ -516,13 +554,17 @@ static int trace_setup(struct vm *vm, const struct eptf_capture_opts *o, char *m
 		return fail(msg, len, "enabling kvmmmu events: %s", strerror(errno));
 	/* notifier events come from any task (kdamond ages everything): keep
 	 * those that overlap the guest's host ranges */
-	snprintf(filt, sizeof(filt), "(start < 0x%llx && end > 0x%llx) || (start < 0x%llx && end > 0x%llx)",
-		 (unsigned long long)e0, (unsigned long long)s0, (unsigned long long)e1, (unsigned long long)s1);
+	snprintf(filt, sizeof(filt),
+		 "(start < 0x%llx && end > 0x%llx) || (start < 0x%llx && end > 0x%llx)",
+		 (unsigned long long)e0, (unsigned long long)s0, (unsigned long long)e1,
+		 (unsigned long long)s1);
 	if (tracefs_event_file_write(vm->inst, "kvm", "kvm_unmap_hva_range", "filter", filt) < 0 ||
 	    tracefs_event_file_write(vm->inst, "kvm", "kvm_age_hva", "filter", filt) < 0)
 		return fail(msg, len, "setting the kvm notifier filters: %s", strerror(errno));
-	snprintf(filt, sizeof(filt), "(hva >= 0x%llx && hva < 0x%llx) || (hva >= 0x%llx && hva < 0x%llx)",
-		 (unsigned long long)s0, (unsigned long long)e0, (unsigned long long)s1, (unsigned long long)e1);
+	snprintf(filt, sizeof(filt),
+		 "(hva >= 0x%llx && hva < 0x%llx) || (hva >= 0x%llx && hva < 0x%llx)",
+		 (unsigned long long)s0, (unsigned long long)e0, (unsigned long long)s1,
+		 (unsigned long long)e1);
 	if (tracefs_event_file_write(vm->inst, "kvm", "kvm_test_age_hva", "filter", filt) < 0)
 		return fail(msg, len, "setting the kvm_test_age_hva filter: %s", strerror(errno));
 	if (tracefs_event_enable(vm->inst, "kvm", "kvm_unmap_hva_range") < 0 ||
@@ -558,7 +600,8 @@ static uint64_t trace_overruns(struct vm *vm)
 }
 
 /* Copy the instance's text up to and including the end marker into @path. */
-static int trace_save(struct vm *vm, const char *path, struct eptf_capture_stats *st, char *msg, size_t len)
+static int trace_save(struct vm *vm, const char *path, struct eptf_capture_stats *st, char *msg,
+		      size_t len)
 {
 	char tmp[4096], *src, *line = NULL;
 	size_t cap = 0;
@@ -609,7 +652,9 @@ static int trace_save(struct vm *vm, const char *path, struct eptf_capture_stats
 	fclose(in);
 	if (fclose(out) || !ended) {
 		unlink(tmp);
-		return fail(msg, len, ended ? "%s: write failed" : "%s: the end marker is missing from the trace",
+		return fail(msg, len,
+			    ended ? "%s: write failed"
+				  : "%s: the end marker is missing from the trace",
 			    path);
 	}
 	if (rename(tmp, path)) {
@@ -640,7 +685,8 @@ int eptf_capture_run(const struct eptf_capture_opts *opts, struct eptf_capture_s
 	struct vm vm = {.kvm = -1, .fd = -1, .vcpu = -1, .log = log, .verbose = opts->verbose};
 	struct runstate rs = {.o = &o, .st = st};
 	struct sigaction sa = {.sa_handler = on_alarm}, old_sa;
-	struct itimerval tick = {.it_interval = {0, 100000}, .it_value = {0, 100000}}, off = {{0, 0}, {0, 0}};
+	struct itimerval tick = {.it_interval = {0, 100000}, .it_value = {0, 100000}},
+			 off = {{0, 0}, {0, 0}};
 	struct eptf_guest_entry entry;
 	struct utsname u;
 	int r;
@@ -650,9 +696,11 @@ int eptf_capture_run(const struct eptf_capture_opts *opts, struct eptf_capture_s
 		snprintf(st->kernel, sizeof(st->kernel), "%s", u.release);
 	if (!o.workloads)
 		o.workloads = EPTF_CAPTURE_ALL;
-	if (!o.raw_path || o.seconds <= 0 || o.memory < EPTF_G_DATA_MIN || o.memory > EPTF_G_DATA_MAX ||
-	    o.memory % (2ull << 20) || (o.workloads & ~(unsigned)EPTF_CAPTURE_ALL)) {
-		fail(msg, len, "bad capture options (memory must be a multiple of 2 MiB in 4 MiB..512 MiB)");
+	if (!o.raw_path || o.seconds <= 0 || o.memory < EPTF_G_DATA_MIN ||
+	    o.memory > EPTF_G_DATA_MAX || o.memory % (2ull << 20) ||
+	    (o.workloads & ~(unsigned)EPTF_CAPTURE_ALL)) {
+		fail(msg, len,
+		     "bad capture options (memory must be a multiple of 2 MiB in 4 MiB..512 MiB)");
 		return EPTF_EINVAL;
 	}
 	r = eptf_capture_check(msg, len);

@@ -21,8 +21,8 @@
  *   S -> 44, DPL -> 45-46, P -> 47, limit 19:16 -> 48-51, AVL 52, L 53,
  *   D/B 54, G 55, base 31:24 -> bits 56-63. P is always set here.
  */
-uint64_t eptf_desc_seg(uint32_t base, uint32_t limit, unsigned type, bool s, unsigned dpl, bool l, bool db,
-		       bool g)
+uint64_t eptf_desc_seg(uint32_t base, uint32_t limit, unsigned type, bool s, unsigned dpl, bool l,
+		       bool db, bool g)
 {
 	uint64_t d = 0;
 
@@ -240,11 +240,11 @@ static void stub_mov_edx(struct eptf_asm *a, uint32_t port)
  */
 static void emit_stub(struct eptf_asm *a)
 {
-	static const uint8_t invlpg_rdi[] = {0x0f, 0x01, 0x3f};	     /* 0F 01 /7: invlpg [rdi] */
-	static const uint8_t cr3_reload[] = {0x0f, 0x20, 0xd9,	     /* 0F 20 /r: mov rcx, cr3 */
-					     0x0f, 0x22, 0xd9};	     /* 0F 22 /r: mov cr3, rcx */
-	static const uint8_t out_cmd[] = {0x89, 0xf8, 0xef};	     /* mov eax, edi; out dx, eax */
-	static const uint8_t in_reply[] = {0xed};		     /* ED: in eax, dx */
+	static const uint8_t invlpg_rdi[] = {0x0f, 0x01, 0x3f};	    /* 0F 01 /7: invlpg [rdi] */
+	static const uint8_t cr3_reload[] = {0x0f, 0x20, 0xd9,	    /* 0F 20 /r: mov rcx, cr3 */
+					     0x0f, 0x22, 0xd9};	    /* 0F 22 /r: mov cr3, rcx */
+	static const uint8_t out_cmd[] = {0x89, 0xf8, 0xef};	    /* mov eax, edi; out dx, eax */
+	static const uint8_t in_reply[] = {0xed};		    /* ED: in eax, dx */
 	static const uint8_t exit_hlt[] = {0xef, 0xf4, 0xeb, 0xfd}; /* out dx, eax; hlt; jmp hlt */
 	size_t j;
 
@@ -488,7 +488,8 @@ static_assert(EPTF_G_PT0 + (1 + (EPTF_G_DATA_MAX >> 21)) * 0x1000 <= EPTF_G_PD_A
 int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg *cfg,
 		     struct eptf_guest_entry *entry)
 {
-	const uint64_t tbl = EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U; /* non-leaf: U=1 at every level */
+	const uint64_t tbl =
+	    EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U; /* non-leaf: U=1 at every level */
 	uint64_t nr_pt, g[2];
 	struct eptf_asm a;
 
@@ -500,10 +501,14 @@ int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg 
 		return EPTF_EINVAL;
 
 	/* GDT, Linux's selector layout */
-	put64le(sys + EPTF_G_GDT + 8 * 2, eptf_desc_seg(0, 0xfffff, 0xb, true, 0, true, false, true));
-	put64le(sys + EPTF_G_GDT + 8 * 3, eptf_desc_seg(0, 0xfffff, 0x3, true, 0, false, true, true));
-	put64le(sys + EPTF_G_GDT + 8 * 5, eptf_desc_seg(0, 0xfffff, 0x3, true, 3, false, true, true));
-	put64le(sys + EPTF_G_GDT + 8 * 6, eptf_desc_seg(0, 0xfffff, 0xb, true, 3, true, false, true));
+	put64le(sys + EPTF_G_GDT + 8 * 2,
+		eptf_desc_seg(0, 0xfffff, 0xb, true, 0, true, false, true));
+	put64le(sys + EPTF_G_GDT + 8 * 3,
+		eptf_desc_seg(0, 0xfffff, 0x3, true, 0, false, true, true));
+	put64le(sys + EPTF_G_GDT + 8 * 5,
+		eptf_desc_seg(0, 0xfffff, 0x3, true, 3, false, true, true));
+	put64le(sys + EPTF_G_GDT + 8 * 6,
+		eptf_desc_seg(0, 0xfffff, 0xb, true, 3, true, false, true));
 	eptf_desc_tss64(EPTF_G_TSS, 0x67, g);
 	put64le(sys + EPTF_G_GDT + 8 * 8, g[0]);
 	put64le(sys + EPTF_G_GDT + 8 * 9, g[1]);
@@ -531,8 +536,8 @@ int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg 
 		if (v == 3)
 			eptf_desc_gate64(EPTF_G_KCODE, EPTF_SEL_KCODE, 0, 0xe, 3, g);
 		else
-			eptf_desc_gate64(EPTF_G_KCODE + FAULT_STUBS + v * FAULT_STUB_SIZE, EPTF_SEL_KCODE, 0,
-					 0xe, 0, g);
+			eptf_desc_gate64(EPTF_G_KCODE + FAULT_STUBS + v * FAULT_STUB_SIZE,
+					 EPTF_SEL_KCODE, 0, 0xe, 0, g);
 		put64le(sys + EPTF_G_IDT + 16 * v, g[0]);
 		put64le(sys + EPTF_G_IDT + 16 * v + 8, g[1]);
 	}

@@ -62,13 +62,13 @@ enum eptf_stub_op {
 
 /* Commands to the VMM (value written to EPTF_PORT_CMD). */
 enum eptf_guest_cmd {
-	EPTF_CMD_PHASE = 1,	  /* rsi = workload: begin it */
-	EPTF_CMD_ROUND = 2,	  /* rsi = workload: a round ended; reply 1 to stop */
-	EPTF_CMD_DIRTY_ON = 3,	  /* slot 1: set KVM_MEM_LOG_DIRTY_PAGES */
+	EPTF_CMD_PHASE = 1,	    /* rsi = workload: begin it */
+	EPTF_CMD_ROUND = 2,	    /* rsi = workload: a round ended; reply 1 to stop */
+	EPTF_CMD_DIRTY_ON = 3,	    /* slot 1: set KVM_MEM_LOG_DIRTY_PAGES */
 	EPTF_CMD_DIRTY_HARVEST = 4, /* slot 1: KVM_GET_DIRTY_LOG then KVM_CLEAR_DIRTY_LOG */
-	EPTF_CMD_DIRTY_OFF = 5,	  /* slot 1: clear KVM_MEM_LOG_DIRTY_PAGES */
-	EPTF_CMD_MADVISE = 6,	  /* rsi = offset, r8 = bytes in slot 1: MADV_DONTNEED */
-	EPTF_CMD_AGE = 7,	  /* rsi = milliseconds to idle (DAMON ages meanwhile) */
+	EPTF_CMD_DIRTY_OFF = 5,	    /* slot 1: clear KVM_MEM_LOG_DIRTY_PAGES */
+	EPTF_CMD_MADVISE = 6,	    /* rsi = offset, r8 = bytes in slot 1: MADV_DONTNEED */
+	EPTF_CMD_AGE = 7,	    /* rsi = milliseconds to idle (DAMON ages meanwhile) */
 	EPTF_CMD_SLOT_RECREATE = 8, /* delete slot 1 and create it again at the same place */
 };
 
@@ -81,8 +81,8 @@ enum eptf_guest_cmd {
 #define EPTF_PTE_FRAME 0x000ffffffffff000ull
 
 /* Segment descriptor fields (SDM vol. 3 §3.4.5, figure 3-8). */
-uint64_t eptf_desc_seg(uint32_t base, uint32_t limit, unsigned type, bool s, unsigned dpl, bool l, bool db,
-		       bool g);
+uint64_t eptf_desc_seg(uint32_t base, uint32_t limit, unsigned type, bool s, unsigned dpl, bool l,
+		       bool db, bool g);
 /* 64-bit TSS descriptor, 16 bytes (SDM vol. 3 §8.2.3): lo, hi. */
 void eptf_desc_tss64(uint64_t base, uint32_t limit, uint64_t out[2]);
 /* 64-bit interrupt/trap gate, 16 bytes (SDM vol. 3 §6.14.1): lo, hi. */
@@ -98,18 +98,35 @@ struct eptf_asm {
 };
 
 /* General registers by their encoding number. */
-enum { R_AX, R_CX, R_DX, R_BX, R_SP, R_BP, R_SI, R_DI, R_8, R_9, R_10, R_11, R_12, R_13, R_14, R_15 };
+enum {
+	R_AX,
+	R_CX,
+	R_DX,
+	R_BX,
+	R_SP,
+	R_BP,
+	R_SI,
+	R_DI,
+	R_8,
+	R_9,
+	R_10,
+	R_11,
+	R_12,
+	R_13,
+	R_14,
+	R_15
+};
 /* Condition codes for jcc (low nibble of 0F 8x). */
 enum { CC_B = 0x2, CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5 };
 
 void eptf_asm_bytes(struct eptf_asm *a, const void *p, size_t n);
 void eptf_asm_mov_imm(struct eptf_asm *a, unsigned reg, uint64_t imm); /* mov r64, imm64 */
-void eptf_asm_store(struct eptf_asm *a, unsigned base, unsigned src);	/* mov [base], src */
-void eptf_asm_load(struct eptf_asm *a, unsigned dst, unsigned base);	/* mov dst, [base] */
-void eptf_asm_add_imm(struct eptf_asm *a, unsigned reg, int32_t imm);	/* add r64, imm32 */
-void eptf_asm_xor(struct eptf_asm *a, unsigned dst, unsigned src);	/* xor dst, src */
-void eptf_asm_cmp(struct eptf_asm *a, unsigned x, unsigned y);		/* cmp x, y */
-void eptf_asm_test_eax(struct eptf_asm *a);				/* test eax, eax */
+void eptf_asm_store(struct eptf_asm *a, unsigned base, unsigned src);  /* mov [base], src */
+void eptf_asm_load(struct eptf_asm *a, unsigned dst, unsigned base);   /* mov dst, [base] */
+void eptf_asm_add_imm(struct eptf_asm *a, unsigned reg, int32_t imm);  /* add r64, imm32 */
+void eptf_asm_xor(struct eptf_asm *a, unsigned dst, unsigned src);     /* xor dst, src */
+void eptf_asm_cmp(struct eptf_asm *a, unsigned x, unsigned y);	       /* cmp x, y */
+void eptf_asm_test_eax(struct eptf_asm *a);			       /* test eax, eax */
 /* jcc rel32 to @target (an offset already emitted: backward jumps). */
 void eptf_asm_jcc_back(struct eptf_asm *a, unsigned cc, size_t target);
 /* jcc rel32 forward: returns the patch position for eptf_asm_patch(). */
@@ -120,7 +137,7 @@ void eptf_asm_patch(struct eptf_asm *a, size_t pos);
 
 /* What the guest program does. */
 struct eptf_guest_cfg {
-	unsigned workloads; /* bit mask of enum eptf_capture_workload */
+	unsigned workloads;  /* bit mask of enum eptf_capture_workload */
 	uint64_t data_bytes; /* data slot size: multiple of 2 MiB, DATA_MIN..DATA_MAX */
 };
 

@@ -11,9 +11,9 @@
 #include <eptflush/error.h>
 
 static const char *const workload_names[EPTF_CAPTURE_NR] = {
-	[EPTF_CAPTURE_TOUCH] = "touch",	    [EPTF_CAPTURE_PAGETABLES] = "pagetables",
-	[EPTF_CAPTURE_DIRTYLOG] = "dirtylog", [EPTF_CAPTURE_MADVISE] = "madvise",
-	[EPTF_CAPTURE_AGE] = "age",
+    [EPTF_CAPTURE_TOUCH] = "touch",	  [EPTF_CAPTURE_PAGETABLES] = "pagetables",
+    [EPTF_CAPTURE_DIRTYLOG] = "dirtylog", [EPTF_CAPTURE_MADVISE] = "madvise",
+    [EPTF_CAPTURE_AGE] = "age",
 };
 
 const char *eptf_capture_workload_name(unsigned w)
@@ -58,8 +58,9 @@ __attribute__((format(printf, 3, 4))) static int fmt(char *buf, size_t len, cons
 int eptf_capture_marker_memslot(char *buf, size_t len, unsigned id, uint64_t gfn, uint64_t pages,
 				uint64_t hva, uint32_t flags)
 {
-	return fmt(buf, len, "eptflush: memslot id=%u gfn=0x%llx pages=0x%llx hva=0x%llx flags=%u", id,
-		   (unsigned long long)gfn, (unsigned long long)pages, (unsigned long long)hva, flags);
+	return fmt(buf, len, "eptflush: memslot id=%u gfn=0x%llx pages=0x%llx hva=0x%llx flags=%u",
+		   id, (unsigned long long)gfn, (unsigned long long)pages, (unsigned long long)hva,
+		   flags);
 }
 
 int eptf_capture_marker_memslot_flags(char *buf, size_t len, unsigned id, uint32_t flags)
@@ -89,7 +90,8 @@ int eptf_capture_marker_get_dirty(char *buf, size_t len, unsigned id)
 	return fmt(buf, len, "eptflush: get-dirty-log id=%u", id);
 }
 
-int eptf_capture_marker_clear_dirty(char *buf, size_t len, unsigned id, uint64_t first, uint64_t mask)
+int eptf_capture_marker_clear_dirty(char *buf, size_t len, unsigned id, uint64_t first,
+				    uint64_t mask)
 {
 	if (first % 64)
 		return EPTF_EINVAL;
@@ -113,18 +115,12 @@ int eptf_capture_event_kind(const char *line)
 		const char *name;
 		int kind;
 	} kinds[] = {
-		{"tracing_mark_write", EPTF_CEV_MARKER},
-		{"kvm_mmu_get_page", EPTF_CEV_GET_PAGE},
-		{"kvm_mmu_prepare_zap_page", EPTF_CEV_ZAP},
-		{"kvm_mmu_zap_all_fast", EPTF_CEV_ZAP},
-		{"kvm_mmu_sync_page", EPTF_CEV_SYNC},
-		{"kvm_mmu_unsync_page", EPTF_CEV_SYNC},
-		{"kvm_mmu_set_spte", EPTF_CEV_SET_SPTE},
-		{"kvm_mmu_pagetable_walk", EPTF_CEV_WALK},
-		{"kvm_mmu_paging_element", EPTF_CEV_WALK},
-		{"kvm_unmap_hva_range", EPTF_CEV_NOTIFIER},
-		{"kvm_age_hva", EPTF_CEV_NOTIFIER},
-		{"kvm_test_age_hva", EPTF_CEV_NOTIFIER},
+	    {"tracing_mark_write", EPTF_CEV_MARKER},	{"kvm_mmu_get_page", EPTF_CEV_GET_PAGE},
+	    {"kvm_mmu_prepare_zap_page", EPTF_CEV_ZAP}, {"kvm_mmu_zap_all_fast", EPTF_CEV_ZAP},
+	    {"kvm_mmu_sync_page", EPTF_CEV_SYNC},	{"kvm_mmu_unsync_page", EPTF_CEV_SYNC},
+	    {"kvm_mmu_set_spte", EPTF_CEV_SET_SPTE},	{"kvm_mmu_pagetable_walk", EPTF_CEV_WALK},
+	    {"kvm_mmu_paging_element", EPTF_CEV_WALK},	{"kvm_unmap_hva_range", EPTF_CEV_NOTIFIER},
+	    {"kvm_age_hva", EPTF_CEV_NOTIFIER},		{"kvm_test_age_hva", EPTF_CEV_NOTIFIER},
 	};
 	const char *p, *e;
 	size_t n;

@@ -274,9 +274,10 @@ static size_t hbucket(const struct eptf_mmu *m, uint64_t gfn)
 static void hash_grow(struct eptf_mmu *m)
 {
 	size_t nb = m->nbucket * 2;
+	int err = m->err;
 	uint32_t *b = zalloc(m, nb * sizeof(*b));
 	if (!b) {
-		m->err = 0; /* a longer chain is slower, not wrong */
+		m->err = err; /* a longer chain is slower, not wrong */
 		return;
 	}
 	for (size_t i = 0; i < m->nbucket; i++) {

@@ -53,9 +53,7 @@ fi
 "$E" capture --workload pagetables --memory 4M --rounds 1 --seconds 5 -o "$tmp/p.trace" --raw "$tmp/p.raw" \
 	>"$tmp/p.log" 2>&1 || fail "pagetables capture failed: $(tail -5 "$tmp/p.log")"
 head -1 "$tmp/p.trace" | grep -qx "eptflush-trace 1" || fail "p.trace has no op-trace header"
-# (unplaced events of this workload are reported, not failed: the importer
-# cannot yet place every zap of the alias PD's shadow page; see docs/capture.md)
-grep -q "(0 events could not be placed)" "$tmp/p.log" || echo "NOTE: pagetables: $(grep "could not be placed" "$tmp/p.log")"
+grep -q "(0 events could not be placed)" "$tmp/p.log" || fail "pagetables: $(grep "could not be placed" "$tmp/p.log")"
 grep -q "tracing_mark_write: eptflush: memslot id=1 " "$tmp/p.raw" || fail "raw text lacks the memslot marker"
 grep -q "kvm_mmu_prepare_zap_page" "$tmp/p.raw" || fail "pagetables: no kvm_mmu_prepare_zap_page"
 grep -q "kvm_mmu_zap_all_fast" "$tmp/p.raw" || fail "pagetables: no kvm_mmu_zap_all_fast"

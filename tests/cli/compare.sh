@@ -12,13 +12,15 @@ trap 'rm -rf "$T"' EXIT
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 0; }
+export EPTF_SOURCE_DIR=$SRC
+python3 -c 'import jsonschema' 2>/dev/null || echo "note: python3 jsonschema absent: docs/report-schema.json not applied (key checks still run)"
 
 # 20,000 ops: every workload reaches thousands of flush points, a second or two under ASan
 SMALL=(--guest-size 2G --vcpus 2 --ops 20000 --seed 11)
 
 # The checks on one JSON + CSV pair. Prints nothing and exits 0 when all hold.
 cat > "$T/verify.py" <<'PY'
-import csv, json, sys
+import csv, json, os, sys
 
 doc_path, csv_path = sys.argv[1], sys.argv[2]
 expect_strats = sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else None
@@ -27,6 +29,16 @@ errs = []
 def check(cond, msg):
     if not cond:
         errs.append(msg)
+
+# The documented schema, when a validator is at hand (the key checks below hold either way).
+schema_path = os.path.join(os.environ.get("EPTF_SOURCE_DIR", "."), "docs", "report-schema.json")
+try:
+    import jsonschema
+    jsonschema.validate(doc, json.load(open(schema_path)))
+except ImportError:
+    pass
+except jsonschema.ValidationError as e:
+    errs.append("docs/report-schema.json: %s" % e.message)
 
 TOP = {"tool", "version", "inputs", "parent", "cost_model", "results"}
 check(set(doc) == TOP, "top-level keys %s" % sorted(doc))

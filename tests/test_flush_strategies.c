@@ -705,6 +705,21 @@ static void test_merge(void **state)
 	for (size_t i = 0; i < 4; i++)
 		assert_large_entry(&fk.calls[0], i, (uint64_t)(2 * i) << 18, 512 * 512);
 
+	/* a 512 GiB level-3 page: 65536 small entries (129 calls) is past the cap -> full;
+	 * with large entries it is one list entry */
+	ctx_init(&ctx, s);
+	items[0] = sp_item(3, 0, true, 0, false);
+	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 1, 1, true);
+	assert_int_equal(s->flush(&ctx, &fp), 0);
+	assert_int_equal(fk.n, 1);
+	assert_full_call(&fk.calls[0], roots[0].hpa);
+	ctx_init(&ctx, s);
+	ctx.parent_accepts_large = true;
+	assert_int_equal(s->flush(&ctx, &fp), 0);
+	assert_int_equal(fk.n, 1);
+	assert_list_call(&fk.calls[0], roots[0].hpa, 1);
+	assert_large_entry(&fk.calls[0], 0, 0, 1ull << 27);
+
 	/* a root page without large entries: far past the cap -> full */
 	ctx_init(&ctx, s);
 	items[0] = sp_item(4, 0, true, 0, false);

@@ -59,12 +59,13 @@ extern const struct eptf_strategy eptf_strategy_full, eptf_strategy_mainline, ep
 	eptf_strategy_list, eptf_strategy_list_merge, eptf_strategy_adaptive;
 
 /*
- * The cap on input pages one root may receive for one flush point from the
- * merging path. Beyond it (only an unmergeable range of many GiB without
- * large entries gets there: 256 pages of 510 entries of 8 MiB is ~1 TiB)
- * a full flush is cheaper by any cost model, and the input would need
- * megabytes of memory, so the merging path degrades to full instead.
+ * The cap on input pages (list calls) one root may receive for one flush
+ * point from the merging path: 16 pages = 8160 entries, 64 GiB in 4 KiB
+ * entries and far more with large ones. Past it a full flush (one call)
+ * is cheaper than 16+ nested round trips under any cost model -- only a
+ * zapped 512 GiB root page without large entries gets there (65536
+ * entries) -- so the merging path degrades to full instead.
  */
-#define EPTF_FLUSH_MERGE_MAX_PAGES 256u
+#define EPTF_FLUSH_MERGE_MAX_PAGES 16u
 
 #endif

@@ -6,6 +6,7 @@
  * is the gate, so violations do not change the exit status here.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <eptflush/error.h>
@@ -120,29 +121,38 @@ static int run(int argc, char **argv)
 	if (ninputs == 0)
 		inputs[ninputs++] = COMPARE_DEFAULT_INPUT;
 
-	/* Resolve every input before the first long replay: a typo fails at once. */
-	for (size_t k = 0; k < ninputs; k++) {
-		struct cmp_input in;
-		if ((rc = cmp_input_open(&o, inputs[k], &in)))
-			return rc;
-		cmp_input_close(&in);
-	}
+	/*
+	 * Open every input before the first long replay: a typo in the last one
+	 * fails at once, and stdin ("-") is read only once. Each stays open
+	 * (a trace reader holds one fixed block) until its replay is done.
+	 */
+	size_t nstdin = 0;
+	for (size_t k = 0; k < ninputs; k++)
+		nstdin += !strcmp(inputs[k], "-");
+	if (nstdin > 1)
+		return cli_usage_error(o.cmd, "stdin ('-') can be read only once");
+	struct cmp_input *ins = calloc(ninputs, sizeof(*ins));
+	if (!ins)
+		return cli_fail(o.cmd, "out of memory");
+	size_t opened = 0;
+	for (; opened < ninputs; opened++)
+		if ((rc = cmp_input_open(&o, inputs[opened], &ins[opened])))
+			break;
 
 	struct eptf_report rep;
-	if ((rc = cmp_report_setup(&o, &rep))) {
-		eptf_report_free(&rep);
-		return rc;
-	}
+	memset(&rep, 0, sizeof(rep));
+	if (!rc)
+		rc = cmp_report_setup(&o, &rep);
 	for (size_t k = 0; k < ninputs && !rc; k++) {
 		struct cmp_lane lanes[CMP_MAX_LANES];
-		struct cmp_input in;
 		size_t nl = cmp_lanes_for(strategies, nstrat, lanes, CMP_MAX_LANES);
 
-		if ((rc = cmp_input_open(&o, inputs[k], &in)))
-			break;
-		rc = cmp_run(&o, &in, lanes, nl, html != NULL, &rep);
-		cmp_input_close(&in);
+		rc = cmp_run(&o, &ins[k], lanes, nl, html != NULL, &rep);
+		cmp_input_close(&ins[k]);
 	}
+	for (size_t k = 0; k < opened; k++)
+		cmp_input_close(&ins[k]);
+	free(ins);
 	if (!rc && !quiet && eptf_report_write_table(&rep, stdout) < 0)
 		rc = cli_fail(o.cmd, "writing the table failed");
 

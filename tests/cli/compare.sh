@@ -162,6 +162,14 @@ else
 	fail "compare with parent options exited $?: $(head -3 "$T/opt.out")"
 fi
 
+# 3b. a trace on stdin, streamed once for every strategy
+if "$E" compare --json "$T/stdin.json" -q - <"$SRC/tests/data/seed-defect2.trace" >"$T/stdin.out" 2>&1; then
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["inputs"][0]["ops"]==6 and len(d["results"])>=2, d["inputs"]' "$T/stdin.json" \
+		|| fail "compare from stdin: document"
+else
+	fail "compare from stdin exited $?: $(head -3 "$T/stdin.out")"
+fi
+
 # 4. no input: the built-in default (the mixed workload)
 if "$E" compare --ops 2000 --strategies full --json "$T/def.json" -q >"$T/def.out" 2>&1; then
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["inputs"][0]["name"]=="mixed", d["inputs"]' "$T/def.json" \
@@ -208,6 +216,7 @@ expect_usage "cost line without =" --cost-model "$T/bad3.cost" boot
 grep -q "bad3.cost:1:" "$T/bad.err" || fail "cost syntax error not FILE:line: $(cat "$T/bad.err")"
 expect_usage "malformed trace" "$SRC/tests/data/malformed.trace"
 grep -q "malformed.trace:8:" "$T/bad.err" || fail "malformed trace error lacks file:line: $(cat "$T/bad.err")"
+expect_usage "stdin twice" - - </dev/null
 "$E" compare --html - boot >/dev/null 2>&1
 [ $? -eq 2 ] || fail "--html - should be a usage error"
 

@@ -48,6 +48,12 @@ for t in seed-defect1 seed-defect2; do
 	grep -q "^full on " "$T/out" || fail "check all on $t: full not reported"
 done
 
+# a trace streamed on stdin
+"$E" check --strategy seed-v2 - <"$D/seed-defect1.trace" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] || fail "check from stdin: exit $rc, want 1: $(cat "$T/err")"
+grep -q "^seed-v2 on -: 2 stale violations" "$T/out" || fail "check from stdin: $(cat "$T/out")"
+
 # the cap on listed violations: --max 1 lists one and counts the rest
 if run 1 "check --max 1" "$E" check --strategy seed-v2 --max 1 "$D/seed-defect1.trace"; then
 	n=$(grep -c "^  op " "$T/out")

@@ -162,13 +162,24 @@ static struct built build_and_decode(const struct eptf_hv_range *r, size_t n, un
 	return b;
 }
 
-/* Linux: one fill per range, min(remaining, 2048) pages per entry. */
+/* Linux: one eptf_hv_fill_linux per range, each into a fresh page. */
 static uint64_t linux_entries(const struct eptf_hv_range *r, size_t n)
 {
+	static struct eptf_hv_flush_list scratch;
 	uint64_t total = 0;
 
-	for (size_t i = 0; i < n; i++)
-		total += (r[i].pages + 2047) / 2048;
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].pages == 0)
+			continue;
+		int got = eptf_hv_fill_linux(&scratch, 0, r[i].gfn, r[i].pages);
+
+		if (got == EPTF_ENOSPC) /* more than one page: min(remaining, 2048) each */
+			total += (r[i].pages + 2047) / 2048;
+		else {
+			assert_true(got > 0);
+			total += (uint64_t)got;
+		}
+	}
 	return total;
 }
 

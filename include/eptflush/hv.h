@@ -169,7 +169,8 @@ int eptf_hv_fill_linux(struct eptf_hv_flush_list *list, int offset, uint64_t sta
 /*
  * Sort @ranges in place by gfn and merge overlapping and adjacent ones.
  * Zero-length ranges are dropped. Returns the new count (<= @n). O(n log n),
- * no allocation.
+ * no allocation. A range whose end would pass 2^64 is treated as ending at
+ * 2^64 - 1 (eptf_hv_build_pages rejects it anyway).
  */
 size_t eptf_hv_ranges_merge(struct eptf_hv_range *ranges, size_t n);
 
@@ -180,13 +181,23 @@ size_t eptf_hv_ranges_merge(struct eptf_hv_range *ranges, size_t n);
  * union of the ranges and nothing else. @counts[i] receives the number of
  * entries in page i. Returns the number of pages used (hypercalls needed),
  * or EPTF_ENOSPC if @max_pages are not enough, EPTF_EGPARANGE for a range
- * past 2^52 frames.
+ * past 2^52 frames, EPTF_EINVAL for NULL @pages / @counts when entries are
+ * needed; on any error nothing is written. Each range is covered with the
+ * fewest entries possible (never more than the Linux filler's
+ * ceil(pages / 2048)); large entries are used only where they save entries,
+ * 1 GiB ones rather than 2 MiB ones on a tie. Entries are in range order,
+ * 510 per page; each used page gets @address_space and flags 0, and entries
+ * past counts[i] are left as they were. Unmerged input is still covered
+ * exactly, but two entries may then be mergeable.
  */
 int eptf_hv_build_pages(const struct eptf_hv_range *ranges, size_t n, unsigned flags,
 			uint64_t address_space, struct eptf_hv_flush_list *pages,
 			size_t max_pages, uint16_t *counts);
 
-/* Entries eptf_hv_build_pages would use for the merged @ranges (no output). */
+/*
+ * Entries eptf_hv_build_pages would use for the merged @ranges (no output).
+ * A range past 2^52 frames is counted as the Linux filler would split it.
+ */
 size_t eptf_hv_count_entries(const struct eptf_hv_range *ranges, size_t n, unsigned flags);
 
 /* ---- rep-hypercall driver -------------------------------------------- */

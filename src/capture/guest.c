@@ -432,9 +432,9 @@ static void u_body(struct eptf_asm *a, unsigned w, uint64_t d, uint64_t m)
 		break;
 	case EPTF_CAPTURE_AGE:
 		u_touch(a, d, d + m / 2, 4096, true);
-		u_request(a, EPTF_CMD_AGE, 200, 0);
+		u_request(a, EPTF_CMD_AGE, 1000, 0);
 		u_touch(a, d, d + m / 4, 4096, false);
-		u_request(a, EPTF_CMD_AGE, 200, 0);
+		u_request(a, EPTF_CMD_AGE, 1000, 0);
 		break;
 	default:
 		break;

@@ -25,7 +25,6 @@ struct eptf_replay {
 	uint64_t refused;
 	uint64_t stale_violations;
 	uint64_t ideal_flush_points, ideal_calls, ideal_pages;
-	uint64_t cur_op;
 };
 
 void eptf_replay_config_default(struct eptf_replay_config *cfg)
@@ -190,7 +189,6 @@ int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op)
 	uint64_t index = r->ops++;
 	int err;
 
-	r->cur_op = index;
 	memset(&res, 0, sizeof(res));
 	err = eptf_mmu_apply(r->mmu, op, index, &res);
 	if (err == EPTF_ENOMEM)

@@ -58,6 +58,7 @@ static const char encode_usage[] =
 	"  --builder merge  our builder: the fewest entries that cover exactly the range,\n"
 	"                   spread over as many input pages as needed (all printed, in\n"
 	"                   order; 510 per page). Never more entries than linux.\n"
+	"                   Refuses (exit 1) a range needing over 1048576 entries.\n"
 	"  --large          (merge only) allow 2 MiB and 1 GiB entries, used only where\n"
 	"                   they save entries.\n"
 	"  --offset K       (linux only) 0..510.\n"

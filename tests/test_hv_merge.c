@@ -96,6 +96,9 @@ static unsigned flag_set(int i)
 	return f[i];
 }
 
+/* how many entries of each unit the property test saw (it must see all three) */
+static uint64_t seen_units[3];
+
 struct built {
 	struct iv *ent;   /* decoded entries, in emission order */
 	size_t nent;
@@ -143,6 +146,7 @@ static struct built build_and_decode(const struct eptf_hv_range *r, size_t n, un
 			if (e.unit == EPTF_HV_UNIT_1G)
 				assert_true(flags & EPTF_HV_MERGE_LARGE_1G);
 			b.ent[b.nent++] = (struct iv){e.gfn, e.gfn + e.pages, e.unit};
+			seen_units[e.unit]++;
 		}
 		/* the parent accepts the page and sees the same ranges */
 		struct eptf_hv_control c = {.code = EPTF_HVCALL_FLUSH_GPA_LIST, .rep_count = counts[p]};
@@ -301,6 +305,10 @@ static void test_property_random_sets(void **state)
 		}
 		check_set(in, n);
 	}
+	/* the generator really exercises every entry kind */
+	assert_true(seen_units[EPTF_HV_UNIT_4K] > 10000);
+	assert_true(seen_units[EPTF_HV_UNIT_2M] > 1000);
+	assert_true(seen_units[EPTF_HV_UNIT_1G] > 100);
 }
 
 static void test_merge_basic(void **state)

@@ -420,7 +420,9 @@ static int command(struct vm *vm, struct runstate *rs, uint32_t cmd, char *msg, 
 		struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
 				      .tv_nsec = (long)(ms % 1000) * 1000000};
 
-		nanosleep(&ts, NULL);
+		/* the 100 ms SIGALRM tick interrupts the sleep: sleep on */
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
 		return 0;
 	}
 	case EPTF_CMD_SLOT_RECREATE:

@@ -191,6 +191,10 @@ static void test_map_direct(void **state)
 	assert_int_equal(apply(t, EPTF_OP_SLOT_ADD, 0, 1, 0, 0, SLOT0_PAGES + 0x100, 0x100, 0x10000000), 0);
 	assert_int_equal(apply(t, EPTF_OP_MAP, 0, 0, 2, 0, SLOT0_PAGES + 0x110, 0, 0), 0);
 	expect_xlate(t, hpa, SLOT0_PAGES + 0x110, 0x10000 + 0x10, 1, true);
+	/* host frames not aligned like the gfns: no huge mapping */
+	assert_int_equal(apply(t, EPTF_OP_SLOT_ADD, 0, 3, 0, 0, 2 * SLOT0_PAGES, 1024, 0x30001000), 0);
+	assert_int_equal(apply(t, EPTF_OP_MAP, 0, 0, 2, 0, 2 * SLOT0_PAGES + 5, 0, 0), 0);
+	expect_xlate(t, hpa, 2 * SLOT0_PAGES + 5, 0x30006, 1, true);
 	/* a read-only slot maps read-only */
 	assert_int_equal(apply(t, EPTF_OP_SLOT_ADD, 0, 2, 0, EPTF_SLOTF_READONLY, SLOT0_PAGES + 0x400, 0x10,
 			       0x20000000),

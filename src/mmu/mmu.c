@@ -980,7 +980,9 @@ static int plan_fault(const struct eptf_mmu *m, const struct vcpu *v, uint64_t a
 		level = 1;
 	while (level > 1) {
 		uint64_t b = p->gfn & ~(PPL(level) - 1);
-		bool ok = b >= s->base && b + PPL(level) <= s->base + s->npages && lpage_ok(m, b, level);
+		/* host frames must be aligned like the gfns (KVM disallows lpages otherwise) */
+		bool ok = b >= s->base && b + PPL(level) <= s->base + s->npages &&
+			  !(((s->hva >> 12) ^ s->base) & (PPL(level) - 1)) && lpage_ok(m, b, level);
 		/* a guest table shadowed on this walk will be write-tracked too */
 		for (unsigned lv = 4; ok && !p->direct && lv > level && lv >= p->glevel; lv--)
 			if (p->table[lv] >= b && p->table[lv] - b < PPL(level))

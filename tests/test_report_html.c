@@ -161,6 +161,11 @@ static void test_charts(void **state)
 	/* bars scale with their value: the largest cycles bar is the widest */
 	assert_non_null(strstr(cycles, "data-value=\"61725\""));
 	assert_non_null(strstr(cycles, "axis-label"));
+	/* each bar says how far it is from the bound: full has 5x ideal's cycles */
+	assert_non_null(strstr(cycles, "61,725 (x5.00)</text>"));
+	/* the bound is always drawn in the same dark grey, strategies in palette colours */
+	assert_non_null(strstr(cycles, "data-strategy=\"ideal\" data-value=\"12345\" x=\"200\""));
+	assert_int_equal(count(cycles, "fill=\"#444444\""), 2);
 	for (size_t in = 0; in < 2; in++) {
 		char id[32];
 		snprintf(id, sizeof(id), "chart-flushes-%zu", in);

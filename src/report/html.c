@@ -28,10 +28,15 @@ void eptf_html_escape(FILE *f, const char *s)
 	}
 }
 
-/* Colour-blind-friendly palette (Okabe and Ito, "Color Universal Design", 2008). */
+/*
+ * Colour-blind-friendly palette (Okabe and Ito, "Color Universal Design",
+ * 2008), without its yellow, which is unreadable as a thin line on white.
+ * The ideal bound is always dark grey (and dashed in line charts).
+ */
 static const char *const palette[] = {
-	"#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+	"#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8B4513",
 };
+#define IDEAL_COLOR "#444444"
 #define NPALETTE (sizeof(palette) / sizeof(palette[0]))
 
 /* A strategy's colour: by its first appearance in the results, so charts agree. */
@@ -39,7 +44,11 @@ static const char *color_of(const struct eptf_report *rep, const char *strategy)
 {
 	size_t idx = 0;
 
+	if (!strcmp(strategy, EPTF_IDEAL_NAME))
+		return IDEAL_COLOR;
 	for (size_t i = 0; i < rep->nresults; i++) {
+		if (!strcmp(rep->results[i].strategy, EPTF_IDEAL_NAME))
+			continue;
 		bool seen = false;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(rep->results[j].strategy, rep->results[i].strategy))
@@ -119,7 +128,7 @@ static uint64_t invalidations_of(const struct eptf_metrics *m)
 static void bar_chart(FILE *f, const struct eptf_report *rep, const char *id, const char *title,
 		      const char *xlabel, value_fn value)
 {
-	const int left = 200, width = 460, right = 110, row = 22, top = 34;
+	const int left = 200, width = 460, right = 170, row = 22, top = 34;
 	bool group = rep->ninputs > 1;
 	uint64_t max = 0, step;
 	char buf[32];
@@ -185,8 +194,12 @@ static void bar_chart(FILE *f, const struct eptf_report *rep, const char *id, co
 			fputs(" on ", f);
 			eptf_html_escape(f, rep->inputs[in].name);
 			fprintf(f, ": %s</title></rect>\n", eptf_report_fmt_u64(v, buf, sizeof(buf)));
-			fprintf(f, "<text class=\"bar-value\" x=\"%.1f\" y=\"%d\">%s</text>\n", left + w + 4,
-				y + 15, buf);
+			fprintf(f, "<text class=\"bar-value\" x=\"%.1f\" y=\"%d\">%s", left + w + 4, y + 15, buf);
+			/* the bars of close values look alike: say how far from the bound */
+			long b = eptf_report_find(rep, in, EPTF_IDEAL_NAME);
+			if (b >= 0 && value(&rep->results[b].m) && (size_t)b != i)
+				fprintf(f, " (x%.2f)", (double)v / (double)value(&rep->results[b].m));
+			fputs("</text>\n", f);
 			y += row;
 		}
 	}
@@ -332,7 +345,7 @@ static void results_table(FILE *f, const struct eptf_report *rep)
 static const char style[] =
 	"body{font-family:sans-serif;margin:1.5em;color:#222}div.scroll{overflow-x:auto}"
 	"table.data{border-collapse:collapse;margin:.5em 0;font-size:.9em}"
-	"table.data th,table.data td{border:1px solid #ccc;padding:.2em .5em}"
+	"table.data th,table.data td{border:1px solid #ccc;padding:.2em .5em;white-space:nowrap}"
 	"table.data th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}"
 	"tr.bad td{background:#fdd}p.warning{color:#a00;font-weight:bold}p.note{color:#555}"
 	"svg.chart{display:block;margin:.5em 0 1.5em;font-size:12px}"

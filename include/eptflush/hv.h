@@ -275,7 +275,7 @@ struct eptf_hv_request {
  * in two registers) and needs input_len >= 16. The "nested" bit 31 that Linux
  * defines is reserved here: this validator is the L0 of a nested guest.
  * A NULL @input is treated as input_len 0; @cfg NULL means the defaults;
- * gpa_bits over 64 means 64. On SUCCESS @out (may be NULL) holds the request;
+ * gpa_bits over 64 means 64; 12 or less admits no frame at all. On SUCCESS @out (may be NULL) holds the request;
  * on failure @out is unspecified. Total: reads only [input, input + input_len).
  */
 uint16_t eptf_hv_validate(uint64_t control, const void *input, size_t input_len,

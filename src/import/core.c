@@ -88,6 +88,12 @@ struct task {
 	bool pf_pending;
 	uint64_t pf_page;
 	uint32_t pf_err;
+	/*
+	 * The task is inside an operation an op already stands for (an MMU
+	 * notifier unmap/age, a memslot change): the TDP drops it makes next
+	 * are that op's own effect in the model, not a separate zap.
+	 */
+	bool implied;
 };
 
 struct vcpu_state {
@@ -103,11 +109,13 @@ struct imp {
 	bool begun;
 	unsigned nr_vcpus;
 	bool ended;
+	bool saw_tdp;          /* kvm_tdp_mmu_spte_changed seen: it, not set_spte, says what TDP maps */
 	struct imp_map tasks;  /* pid -> struct task */
 	struct imp_map stabs;  /* pa page -> struct stab */
 	struct imp_map sps;    /* sp key -> struct stab (same object, not owned) */
 	struct imp_map gtabs;  /* table gfn -> struct gtab */
 	struct imp_map live;   /* live_key() of every page the model holds -> IMP_LIVE */
+	struct imp_map seen;   /* live_key() of every page a get_page event showed -> IMP_LIVE */
 	struct eptf_import_slot *slots;
 	size_t nslots, slots_cap;
 	struct vcpu_state vcpus[IMP_MAX_VCPUS];
@@ -406,6 +414,11 @@ static int walk_finish(struct imp *imp, struct task *t)
 static int on_get_page(struct imp *imp, struct task *t, const struct imp_ev *ev)
 {
 	unsigned level = IMP_ROLE_LEVEL(ev->role);
+	if (level >= 1 && level <= 4) {
+		int e = imp_map_put(&imp->seen, live_key(ev->gfn, level, ev->role & IMP_ROLE_DIRECT), IMP_LIVE);
+		if (e)
+			return e;
+	}
 	if (t->ngets < IMP_GETS) {
 		t->gets[t->ngets].gfn = ev->gfn;
 		t->gets[t->ngets].role = ev->role;
@@ -467,10 +480,19 @@ static int on_prepare_zap(struct imp *imp, struct task *t, const struct imp_ev *
 	if (err)
 		return err;
 	uint64_t key = sp_key(ev->gfn, ev->role);
+	bool seen = imp_map_del(&imp->seen, live_key(ev->gfn, level, direct)) != NULL;
 	if (!imp_map_del(&imp->live, live_key(ev->gfn, level, direct))) {
-		/* the model never built this page (it was made before the trace began) */
+		/*
+		 * The model does not hold this page. If the trace showed KVM make
+		 * it, no leaf was ever installed under it (the fault stopped
+		 * early), so the model had nothing to build: nothing to zap.
+		 * Otherwise it predates the trace and cannot be placed.
+		 */
 		stab_forget(imp, key);
-		imp->st->unplaced[EPTF_IEV_PREPARE_ZAP]++;
+		if (seen)
+			imp->st->ignored[EPTF_IEV_PREPARE_ZAP]++;
+		else
+			imp->st->unplaced[EPTF_IEV_PREPARE_ZAP]++;
 		return 0;
 	}
 	/* A sync that fails zaps the page; the zap is what changed. */
@@ -590,7 +612,14 @@ static int on_set_spte(struct imp *imp, struct task *t, const struct imp_ev *ev)
 	uint8_t fl = (uint8_t)((ev->writable ? EPTF_OPF_WRITE : 0) | (ev->exec ? EPTF_OPF_EXEC : 0));
 	uint64_t span = level_pages(level + 1); /* pages the holding shadow page covers */
 	uint64_t page;
+	const struct stab *pf_stab = NULL; /* the table a prefetched leaf sits in */
 
+	if (vs->has_root && vs->direct && imp->saw_tdp) {
+		/* the TDP MMU traces the same leaf as kvm_tdp_mmu_spte_changed first */
+		imp->st->ignored[EPTF_IEV_SET_SPTE]++;
+		t->pf_pending = false;
+		return 0;
+	}
 	if (!slot_of_gfn(imp, ev->gfn) || !vs->has_root) {
 		imp->st->unplaced[EPTF_IEV_SET_SPTE]++;
 		t->fault = false;
@@ -638,6 +667,7 @@ static int on_set_spte(struct imp *imp, struct task *t, const struct imp_ev *ev)
 			imp->st->unplaced[EPTF_IEV_SET_SPTE]++;
 			return 0;
 		}
+		pf_stab = s;
 		page = s->base + (uint64_t)idx * level_pages(level);
 		if (!s->direct && s->have_gfn && level == 1) {
 			/* the guest entry the prefetch read: same frame, the permissions the SPTE got */
@@ -657,10 +687,8 @@ static int on_set_spte(struct imp *imp, struct task *t, const struct imp_ev *ev)
 		err = live_path(imp, NULL, v, page, ev->gfn, level, true);
 	else if (t->fault)
 		err = live_path(imp, t, v, page, ev->gfn, level, false);
-	else
-		err = live_add(imp, imp_map_get(&imp->stabs, pa_page) ?
-				       ((struct stab *)imp_map_get(&imp->stabs, pa_page))->sp_gfn : 0,
-			       level, ((struct stab *)imp_map_get(&imp->stabs, pa_page))->direct);
+	else if (pf_stab)
+		err = live_add(imp, pf_stab->sp_gfn, level, pf_stab->direct);
 	if (err)
 		return err;
 	imp->st->used[EPTF_IEV_SET_SPTE]++;
@@ -687,6 +715,7 @@ static int on_tdp_changed(struct imp *imp, struct task *t, const struct imp_ev *
 		return 0;
 	}
 	uint64_t old = ev->old_spte, new = ev->new_spte;
+	imp->saw_tdp = true;
 	bool old_p = old & TSPTE_PRESENT, new_p = new & TSPTE_PRESENT;
 	bool old_leaf = old_p && (level == 1 || (old & TSPTE_HUGE));
 	bool new_leaf = new_p && (level == 1 || (new & TSPTE_HUGE));
@@ -694,6 +723,10 @@ static int on_tdp_changed(struct imp *imp, struct task *t, const struct imp_ev *
 	uint64_t gfn = ev->gfn & ~(pages - 1);
 	int err;
 
+	if (old_p && !new_p && t->implied) {
+		imp->st->ignored[EPTF_IEV_TDP_SPTE_CHANGED]++;
+		return 0;
+	}
 	if (old_p && !new_p) {
 		/* a leaf or a whole table dropped: coalesce the task's drops into one range */
 		if (imp->run_pid != t->pid || !imp->run_tz) {
@@ -1007,6 +1040,9 @@ int imp_feed(struct imp *imp, const struct imp_ev *ev, const char **why)
 		if ((err = run_close(imp)))
 			return err;
 	}
+	if (ev->kind != EPTF_IEV_TDP_SPTE_CHANGED && ev->kind != EPTF_IEV_SPLIT_HUGE_PAGE)
+		t->implied = ev->kind == EPTF_IEV_UNMAP_HVA_RANGE || ev->kind == EPTF_IEV_AGE_HVA ||
+			     (ev->kind == EPTF_IEV_MARKER && strncmp(ev->text, "memslot", 7) == 0);
 	if (t->walking && ev->kind != EPTF_IEV_PAGING_ELEMENT) {
 		if ((err = walk_finish(imp, t)))
 			return err;
@@ -1147,6 +1183,8 @@ void imp_destroy(struct imp *imp)
 	imp_map_free_all(&imp->gtabs);
 	free(imp->live.keys); /* values are a tag */
 	free(imp->live.vals);
+	free(imp->seen.keys);
+	free(imp->seen.vals);
 	free(imp->slots);
 	free(imp->cpu_ts);
 	free(imp);

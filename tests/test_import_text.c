@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The text importer: real and synthetic excerpts give the expected op trace
+ * line by line (tests/data/import/NAME.txt -> NAME.expected), every class of
+ * malformed input gives "file:line: reason" (or is skipped and counted with
+ * lenient), and the statistics say what was used, ignored and unplaced.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <eptflush/error.h>
+#include <eptflush/import.h>
+
+#define DATA EPTF_TEST_DATA "/import/"
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = malloc((size_t)n + 1);
+	assert_non_null(b);
+	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+	b[n] = 0;
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+/* Compare two files line by line; fail naming the first differing line. */
+static void assert_same_lines(const char *got_path, const char *want_path)
+{
+	size_t gl, wl;
+	char *got = slurp(got_path, &gl), *want = slurp(want_path, &wl);
+	assert_non_null(got);
+	assert_non_null(want);
+	char *gs = got, *ws = want;
+	unsigned line = 1;
+	for (;;) {
+		char *ge = strchr(gs, '\n'), *we = strchr(ws, '\n');
+		if (!ge && !we)
+			break;
+		if (!ge || !we)
+			fail_msg("%s:%u: %s ends early", want_path, line, ge ? "expected output" : "import output");
+		*ge = *we = 0;
+		if (strcmp(gs, ws) != 0)
+			fail_msg("%s:%u: expected '%s', import wrote '%s'", want_path, line, ws, gs);
+		gs = ge + 1;
+		ws = we + 1;
+		line++;
+	}
+	free(got);
+	free(want);
+}
+
+static void import_and_compare(const char *name, const struct eptf_import_options *o,
+			       struct eptf_import_stats *st)
+{
+	char in[512], want[512], out[] = "/tmp/eptf-imp-XXXXXX";
+	int fd = mkstemp(out);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(in, sizeof(in), DATA "%s.txt", name);
+	snprintf(want, sizeof(want), DATA "%s.expected", name);
+	struct eptf_diag d = {{0}};
+	int err = eptf_import_file(in, out, o, st, &d);
+	if (err)
+		fail_msg("%s: %s", name, d.msg);
+	assert_same_lines(out, want);
+	unlink(out);
+}
+
+static uint64_t total_unplaced(const struct eptf_import_stats *st)
+{
+	uint64_t n = 0;
+	for (unsigned k = 0; k < EPTF_IEV_COUNT; k++)
+		n += st->unplaced[k];
+	return n;
+}
+
+/* Real tracefs excerpts of `eptflush capture` on a shadow-paging (PVM) host. */
+static void test_real_excerpts(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "real-touch", "real-pagetables", "real-dirtylog", "real-madvise",
+					     "real-age" };
+	struct eptf_import_options o = { .format = EPTF_IMPORT_TEXT };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct eptf_import_stats st;
+		import_and_compare(names[i], &o, &st);
+		assert_int_equal(total_unplaced(&st), 0);
+		assert_int_equal(st.malformed, 0);
+		assert_string_equal(st.format, "tracefs text");
+		assert_true(st.used[EPTF_IEV_SET_SPTE] > 0);
+		assert_int_equal(st.ops[EPTF_OP_MAP], st.used[EPTF_IEV_SET_SPTE]);
+	}
+}
+
+/* The pagetables excerpt: a zap batch becomes prepare_zap x N + one commit, sync/unsync are mapped. */
+static void test_real_pagetables_stats(void **state)
+{
+	(void)state;
+	struct eptf_import_options o = { 0 };
+	struct eptf_import_stats st;
+	import_and_compare("real-pagetables", &o, &st);
+	assert_int_equal(st.used[EPTF_IEV_PREPARE_ZAP], st.ops[EPTF_OP_PREPARE_ZAP]);
+	assert_true(st.ops[EPTF_OP_COMMIT_ZAP] >= 1 && st.ops[EPTF_OP_COMMIT_ZAP] <= st.ops[EPTF_OP_PREPARE_ZAP]);
+	assert_int_equal(st.ops[EPTF_OP_SYNC], 1);
+	assert_int_equal(st.used[EPTF_IEV_UNSYNC_PAGE], 1);
+	assert_int_equal(st.ops[EPTF_OP_SLOT_DELETE], 1);
+	/* the invalid root freed after zap_all_fast is not zapped twice */
+	assert_true(st.ignored[EPTF_IEV_PREPARE_ZAP] >= 1);
+}
+
+/* trace-cmd report text (kvm plugin role format, instance prefix): a synthetic shadow excerpt. */
+static void test_tracecmd_shadow(void **state)
+{
+	(void)state;
+	struct eptf_import_options o = { 0 };
+	struct eptf_import_stats st;
+	import_and_compare("synth-shadow-tracecmd", &o, &st);
+	assert_string_equal(st.format, "trace-cmd report text");
+	assert_int_equal(st.unplaced[EPTF_IEV_SET_SPTE], 1);    /* prefetch into an unknown table */
+	assert_int_equal(st.unplaced[EPTF_IEV_PREPARE_ZAP], 1); /* a page from before the trace */
+	assert_int_equal(st.ignored[EPTF_IEV_PREPARE_ZAP], 1);  /* the invalid root */
+	assert_int_equal(st.outside_guest, 1);                  /* DAMON aging the host */
+	assert_int_equal(st.after_end, 1);
+	assert_int_equal(st.other_events, 1);
+	assert_int_equal(st.ops[EPTF_OP_COMMIT_ZAP], 1);
+	assert_int_equal(st.ops[EPTF_OP_SYNC], 1);
+}
+
+/* TDP MMU fixture (the TDP MMU is off on this host): spte_changed -> map / wp_gfn / zap_range. */
+static void test_tdp_fixture(void **state)
+{
+	(void)state;
+	struct eptf_import_options o = { 0 };
+	struct eptf_import_stats st;
+	import_and_compare("synth-tdp", &o, &st);
+	assert_int_equal(st.nr_vcpus, 2);
+	assert_int_equal(st.ops[EPTF_OP_ZAP_RANGE], 2);          /* table + leaves coalesced, then a lone leaf */
+	assert_int_equal(st.ops[EPTF_OP_WP_GFN], 1);
+	assert_int_equal(st.ignored[EPTF_IEV_SET_SPTE], 1);      /* the same leaf as spte_changed */
+	assert_int_equal(total_unplaced(&st), 0);
+}
+
+/* ---- malformed input ------------------------------------------------ */
+
+static int null_op(void *ctx, const struct eptf_op *op)
+{
+	(void)op;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+static int run_text(const char *text, size_t len, bool lenient, struct eptf_import_stats *st, struct eptf_diag *d,
+		    unsigned *nops)
+{
+	FILE *f = fmemopen((void *)(uintptr_t)text, len, "r");
+	assert_non_null(f);
+	static const struct eptf_import_slot slot = { .slot = 0, .base_gfn = 0, .npages = 0x1000,
+						      .hva = 0x7f0000000000ull };
+	struct eptf_import_options o = { .lenient = lenient, .slots = &slot, .nslots = 1 };
+	*nops = 0;
+	struct eptf_import_sink sink = { .op = null_op, .ctx = nops };
+	int err = eptf_import_text(f, "in.txt", &o, &sink, st, d);
+	fclose(f);
+	return err;
+}
+
+#define L1 "  vmm-7 [000] ...1. 1.000001: kvm_mmu_get_page: sp gen 0 gfn 10 l4 8-byte q0 wux nxe ad root 0 sync new\n"
+#define L2 "  vmm-7 [000] ...1. 1.000002: kvm_unmap_hva_range: mmu notifier unmap range: 0x007f0000001000 -- 0x007f0000002000\n"
+
+struct bad_case {
+	const char *what;
+	const char *line; /* the third line of the input */
+	const char *reason;
+};
+
+static void test_malformed_classes(void **state)
+{
+	(void)state;
+	char longline[6000];
+	memset(longline, 'a', sizeof(longline) - 2);
+	longline[sizeof(longline) - 2] = '\n';
+	longline[sizeof(longline) - 1] = 0;
+	const struct bad_case cases[] = {
+		{ "truncated fields", "  vmm-7 [000] ...1. 1.000003: kvm_mmu_set_spte: gfn 20 spte 12\n",
+		  "malformed fields" },
+		{ "truncated after timestamp", "  vmm-7 [000] ...1. 1.000003:\n", "truncated line (no event name)" },
+		{ "truncated at end of file", "  vmm-7 [000] ...1. 1.000003: kvm_mmu_pagetable_walk: addr 1000",
+		  "truncated line (no newline at end of file)" },
+		{ "unknown kvmmmu event", "  vmm-7 [000] ...1. 1.000003: kvm_mmu_frobnicate: x=1 y=2\n",
+		  "unknown kvmmmu event" },
+		{ "bad hex number", "  vmm-7 [000] ...1. 1.000003: kvm_mmu_paging_element: pte 12g07 level 4\n",
+		  "malformed fields" },
+		{ "number too big", "  vmm-7 [000] ...1. 1.000003: kvm_mmu_paging_element: pte 11112222333344445 level 4\n",
+		  "malformed fields" },
+		{ "bad timestamp", "  vmm-7 [000] ...1. 1.00x003: kvm_mmu_paging_element: pte 1 level 4\n", "bad timestamp" },
+		{ "out of order", "  vmm-7 [000] ...1. 0.900000: kvm_mmu_paging_element: pte 1 level 4\n",
+		  "event out of timestamp order on its CPU" },
+		{ "over-long line", longline, "line too long" },
+		{ "not a trace line", "hello world\n", "not a trace line (no task-pid [cpu] prefix)" },
+		{ "lost events", "CPU:0 [LOST 12 EVENTS]\n", "the kernel lost events here (buffer overrun)" },
+		{ "bad marker number",
+		  "  vmm-7 [000] ...1. 1.000003: tracing_mark_write: eptflush: memslot id=1 gfn=zz pages=1 hva=0\n",
+		  "bad number in eptflush marker" },
+		{ "marker without key", "  vmm-7 [000] ...1. 1.000003: tracing_mark_write: eptflush: get-dirty-log\n",
+		  "eptflush marker lacks a required key" },
+		{ "range backwards",
+		  "  vmm-7 [000] ...1. 1.000003: kvm_age_hva: mmu notifier age hva: 0x007f0000002000 -- 0x007f0000001000\n",
+		  "host range ends before it starts" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[8192];
+		int n = snprintf(buf, sizeof(buf), "%s%s%s", L1, L2, cases[i].line);
+		assert_true(n > 0 && (size_t)n < sizeof(buf));
+		struct eptf_import_stats st;
+		struct eptf_diag d = {{0}};
+		unsigned nops;
+		int err = run_text(buf, (size_t)n, false, &st, &d, &nops);
+		char want[600];
+		snprintf(want, sizeof(want), "in.txt:3: %s", cases[i].reason);
+		if (err != EPTF_EPARSE || strcmp(d.msg, want) != 0)
+			fail_msg("%s: got %d '%s', want '%s'", cases[i].what, err, d.msg, want);
+		/* lenient: skipped and counted, the good lines still imported */
+		memset(&d, 0, sizeof(d));
+		err = run_text(buf, (size_t)n, true, &st, &d, &nops);
+		if (err != 0)
+			fail_msg("%s (lenient): %d %s", cases[i].what, err, d.msg);
+		assert_int_equal(st.malformed, 1);
+		assert_int_equal(st.used[EPTF_IEV_GET_PAGE], 1);
+		assert_int_equal(st.used[EPTF_IEV_UNMAP_HVA_RANGE], 1);
+		assert_int_equal(st.ops[EPTF_OP_ROOT_LOAD], 1);
+		assert_int_equal(st.ops[EPTF_OP_UNMAP_HVA], 1);
+	}
+}
+
+static void test_nul_byte(void **state)
+{
+	(void)state;
+	static const char text[] = L1 "  vmm-7 [000] ...1. 1.000003: kvm_mmu_paging_element: pte \0 level 4\n";
+	struct eptf_import_stats st;
+	struct eptf_diag d = {{0}};
+	unsigned nops;
+	assert_int_equal(run_text(text, sizeof(text) - 1, false, &st, &d, &nops), EPTF_EPARSE);
+	assert_string_equal(d.msg, "in.txt:2: NUL byte in line");
+	assert_int_equal(run_text(text, sizeof(text) - 1, true, &st, &d, &nops), 0);
+	assert_int_equal(st.malformed, 1);
+}
+
+/* Other CPUs keep their own clocks; events of other kinds are counted, not errors. */
+static void test_order_per_cpu_and_other_events(void **state)
+{
+	(void)state;
+	static const char text[] = L1
+		"  vmm-8 [001] ...1. 0.500000: sched_switch: prev_comm=a prev_pid=1 ==> next_comm=b\n"
+		"  vmm-8 [001] ...1. 0.600000: kvm_mmu_set_accessed_bit: gpa 1000\n" L2;
+	struct eptf_import_stats st;
+	struct eptf_diag d = {{0}};
+	unsigned nops;
+	assert_int_equal(run_text(text, sizeof(text) - 1, false, &st, &d, &nops), 0);
+	assert_int_equal(st.other_events, 2);
+	assert_int_equal(st.lines, 4);
+	assert_int_equal(nops, 3); /* slot_add, root_load, unmap_hva */
+}
+
+/* Notifier ranges are clipped to the guest's memslots, one op per slot touched. */
+static void test_hva_clipping(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"  v-1 [000] ...1. 1.000001: tracing_mark_write: eptflush: memslot id=1 gfn=0x1000 pages=0x10 hva=0x7f0000010000\n"
+		"  v-1 [000] ...1. 1.000002: kvm_age_hva: mmu notifier age hva: 0000000000000000 -- 0x007f0000020000\n"
+		"  v-1 [000] ...1. 1.000003: kvm_age_hva: mmu notifier age hva: 0x00100000000000 -- 0x00100000001000\n";
+	struct eptf_import_stats st;
+	struct eptf_diag d = {{0}};
+	unsigned nops;
+	assert_int_equal(run_text(text, sizeof(text) - 1, false, &st, &d, &nops), 0);
+	assert_int_equal(st.ops[EPTF_OP_CLEAR_FLUSH_YOUNG], 2); /* slot 0 (option) and slot 1 */
+	assert_int_equal(st.outside_guest, 1);
+	assert_int_equal(st.ops[EPTF_OP_SLOT_ADD], 2);
+}
+
+static void test_parse_slot(void **state)
+{
+	(void)state;
+	struct eptf_import_slot s;
+	assert_int_equal(eptf_import_parse_slot("1:0x200:0x400:0x7f0000000000", &s), 0);
+	assert_int_equal(s.slot, 1);
+	assert_int_equal(s.base_gfn, 0x200);
+	assert_int_equal(s.npages, 0x400);
+	assert_int_equal(s.hva, 0x7f0000000000ull);
+	assert_int_equal(eptf_import_parse_slot("1:0x200:0x400", &s), EPTF_EPARSE);
+	assert_int_equal(eptf_import_parse_slot("1:0x200:0:0", &s), EPTF_EPARSE);
+	assert_int_equal(eptf_import_parse_slot("1:2:3:4:5", &s), EPTF_EPARSE);
+	assert_int_equal(eptf_import_parse_slot("x:2:3:4", &s), EPTF_EPARSE);
+	assert_int_equal(eptf_import_parse_slot("1:2:3:0xffffffffffffffff", &s), EPTF_EPARSE);
+}
+
+/* Nothing is left behind when the input is malformed. */
+static void test_no_partial_output(void **state)
+{
+	(void)state;
+	char in[] = "/tmp/eptf-imp-in-XXXXXX";
+	int fd = mkstemp(in);
+	assert_true(fd >= 0);
+	static const char text[] = L1 "garbage\n";
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	close(fd);
+	char out[600];
+	snprintf(out, sizeof(out), "%s.trace", in);
+	struct eptf_import_options o = { 0 };
+	struct eptf_import_stats st;
+	struct eptf_diag d = {{0}};
+	assert_int_equal(eptf_import_file(in, out, &o, &st, &d), EPTF_EPARSE);
+	assert_non_null(strstr(d.msg, ":2: not a trace line"));
+	assert_int_equal(access(out, F_OK), -1);
+	unlink(in);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_real_excerpts),
+		cmocka_unit_test(test_real_pagetables_stats),
+		cmocka_unit_test(test_tracecmd_shadow),
+		cmocka_unit_test(test_tdp_fixture),
+		cmocka_unit_test(test_malformed_classes),
+		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_order_per_cpu_and_other_events),
+		cmocka_unit_test(test_hva_clipping),
+		cmocka_unit_test(test_parse_slot),
+		cmocka_unit_test(test_no_partial_output),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

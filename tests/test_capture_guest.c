@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -423,6 +424,81 @@ static void test_event_kind(void **state)
 	    EPTF_CEV_SET_SPTE);
 }
 
+/* The copy keeps everything up to our end marker and cuts (counts) the rest. */
+static void test_copy_trace(void **state)
+{
+	static const char text[] =
+	    "# tracer: nop\n"
+	    "#\n"
+	    "  x-7 [000] ...1.  1.0: tracing_mark_write: eptflush: vcpus 1\n"
+	    "  x-7 [000] ...1.  1.1: kvm_mmu_get_page: sp gen 0 gfn 10 l4 8-byte q0 wux nxe ad "
+	    "root 0 sync new\n"
+	    "  x-7 [000] ...1.  1.2: tracing_mark_write: eptflush: endless is not the end\n"
+	    "  x-7 [000] .....  1.3: kvm_mmu_set_spte: gfn 8 spte 1 (r--u) level 1 at ffff0000\n"
+	    "  x-7 [000] ...1.  1.4: tracing_mark_write: eptflush: end\n"
+	    "  kworker-9 [001] ...1.  1.5: kvm_mmu_prepare_zap_page: sp gen 0 gfn 10 l4 8-byte q0 "
+	    "wux nxe ad root 0 sync\n"
+	    "  kworker-9 [001] ...1.  1.6: kvm_mmu_prepare_zap_page: sp gen 0 gfn 11 l3 8-byte q0 "
+	    "wux nxe ad root 0 sync\n";
+	struct eptf_capture_stats st;
+	char out[2048] = {0};
+	FILE *in, *o;
+	const char *cut;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	in = fmemopen((void *)(uintptr_t)text, sizeof(text) - 1, "r");
+	o = fmemopen(out, sizeof(out) - 1, "w");
+	assert_non_null(in);
+	assert_non_null(o);
+	assert_int_equal(eptf_capture_copy_trace(in, o, &st), 1);
+	fclose(in);
+	fclose(o);
+	cut = strstr(text, "  kworker-9");
+	assert_non_null(cut);
+	assert_int_equal(strlen(out), (size_t)(cut - text));
+	assert_memory_equal(out, text, strlen(out));
+	assert_int_equal(st.lines, 5);
+	assert_int_equal(st.events[EPTF_CEV_MARKER], 3);
+	assert_int_equal(st.events[EPTF_CEV_GET_PAGE], 1);
+	assert_int_equal(st.events[EPTF_CEV_SET_SPTE], 1);
+	assert_int_equal(st.events[EPTF_CEV_ZAP], 0);
+	assert_int_equal(st.cut_lines, 2);
+
+	/* without the end marker: 0, everything copied */
+	memset(&st, 0, sizeof(st));
+	in = fmemopen((void *)(uintptr_t)text,
+		      (size_t)(strstr(text, "  x-7 [000] ...1.  1.4") - text), "r");
+	o = fmemopen(out, sizeof(out) - 1, "w");
+	assert_int_equal(eptf_capture_copy_trace(in, o, &st), 0);
+	fclose(in);
+	fclose(o);
+	assert_int_equal(st.cut_lines, 0);
+	assert_int_equal(st.lines, 4);
+}
+
+/* Options are checked before anything touches the system. */
+static void test_run_bad_options(void **state)
+{
+	struct eptf_capture_opts o = {
+	    .seconds = 1, .memory = 3ull << 20, .raw_path = "/nonexistent/x"};
+	struct eptf_capture_stats st;
+	char msg[256] = "";
+
+	(void)state;
+	assert_int_equal(eptf_capture_run(&o, &st, msg, sizeof(msg), NULL), EPTF_EINVAL);
+	assert_non_null(strstr(msg, "multiple of 2 MiB"));
+	o.memory = 4ull << 20;
+	o.seconds = 0;
+	assert_int_equal(eptf_capture_run(&o, &st, msg, sizeof(msg), NULL), EPTF_EINVAL);
+	o.seconds = 1;
+	o.raw_path = NULL;
+	assert_int_equal(eptf_capture_run(&o, &st, msg, sizeof(msg), NULL), EPTF_EINVAL);
+	o.raw_path = "/nonexistent/x";
+	o.workloads = 1u << EPTF_CAPTURE_NR;
+	assert_int_equal(eptf_capture_run(&o, &st, msg, sizeof(msg), NULL), EPTF_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +507,7 @@ int main(void)
 	    cmocka_unit_test(test_guest_descriptors), cmocka_unit_test(test_guest_program),
 	    cmocka_unit_test(test_guest_bad_config),  cmocka_unit_test(test_markers),
 	    cmocka_unit_test(test_workload_names),    cmocka_unit_test(test_event_kind),
+	    cmocka_unit_test(test_copy_trace),	      cmocka_unit_test(test_run_bad_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

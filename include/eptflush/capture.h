@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* The workloads the guest can run; a capture runs a set of them in this order. */
 enum eptf_capture_workload {
@@ -92,7 +93,15 @@ int eptf_capture_check(char *msg, size_t len);
  * with @msg set. The tracefs instance is destroyed on every path.
  */
 int eptf_capture_run(const struct eptf_capture_opts *opts, struct eptf_capture_stats *st, char *msg,
-		     size_t len, void *log);
+		     size_t len, FILE *log);
+
+/*
+ * Copy tracefs text from @in to @out up to and including our end marker
+ * (`tracing_mark_write: eptflush: end`); count what follows (VM teardown)
+ * in st->cut_lines and the kept events in st->lines / st->events.
+ * Returns 1 if the end marker was found, 0 if not, EPTF_EIO on an I/O error.
+ */
+int eptf_capture_copy_trace(FILE *in, FILE *out, struct eptf_capture_stats *st);
 
 /* Markers (docs/import.md §1). Each formats one line without newline into
  * @buf and returns its length, or EPTF_ENOSPC if @len is too small. */

@@ -605,12 +605,9 @@ static uint64_t trace_overruns(struct vm *vm)
 static int trace_save(struct vm *vm, const char *path, struct eptf_capture_stats *st, char *msg,
 		      size_t len)
 {
-	char tmp[4096], *src, *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	bool ended = false;
+	char tmp[4096], *src;
 	FILE *in, *out;
-	int fd;
+	int fd, r;
 
 	if (strlen(path) + 16 > sizeof(tmp))
 		return fail(msg, len, "%s: path too long", path);
@@ -634,29 +631,12 @@ static int trace_save(struct vm *vm, const char *path, struct eptf_capture_stats
 		unlink(tmp);
 		return fail(msg, len, "reading the instance's trace: %s", strerror(errno));
 	}
-	while ((n = getline(&line, &cap, in)) > 0) {
-		int kind;
-
-		if (ended) {
-			st->cut_lines++;
-			continue;
-		}
-		fwrite(line, 1, (size_t)n, out);
-		kind = eptf_capture_event_kind(line);
-		if (kind >= 0) {
-			st->lines++;
-			st->events[kind]++;
-		}
-		if (kind == EPTF_CEV_MARKER && strstr(line, "eptflush: end"))
-			ended = true;
-	}
-	free(line);
+	r = eptf_capture_copy_trace(in, out, st);
 	fclose(in);
-	if (fclose(out) || !ended) {
+	if (fclose(out) || r <= 0) {
 		unlink(tmp);
 		return fail(msg, len,
-			    ended ? "%s: write failed"
-				  : "%s: the end marker is missing from the trace",
+			    r ? "%s: write failed" : "%s: the end marker is missing from the trace",
 			    path);
 	}
 	if (rename(tmp, path)) {
@@ -681,7 +661,7 @@ static void trace_teardown(struct vm *vm)
 /* ---- the whole run ---- */
 
 int eptf_capture_run(const struct eptf_capture_opts *opts, struct eptf_capture_stats *st, char *msg,
-		     size_t len, void *log)
+		     size_t len, FILE *log)
 {
 	struct eptf_capture_opts o = *opts;
 	struct vm vm = {.kvm = -1, .fd = -1, .vcpu = -1, .log = log, .verbose = opts->verbose};

@@ -4,6 +4,8 @@
  * syntax docs/import.md §1 defines, and a classifier for tracefs lines.
  */
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -145,4 +147,48 @@ int eptf_capture_event_kind(const char *line)
 		if (strlen(kinds[i].name) == n && !strncmp(p, kinds[i].name, n))
 			return kinds[i].kind;
 	return EPTF_CEV_OTHER;
+}
+
+/* Is @line our end marker: "... tracing_mark_write: eptflush: end" + spaces? */
+static bool is_end_marker(const char *line)
+{
+	static const char tag[] = "tracing_mark_write: eptflush: end";
+	const char *p = strstr(line, tag);
+
+	if (!p)
+		return false;
+	p += sizeof(tag) - 1;
+	while (*p == ' ' || *p == '\n' || *p == '\r')
+		p++;
+	return *p == '\0';
+}
+
+int eptf_capture_copy_trace(FILE *in, FILE *out, struct eptf_capture_stats *st)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	bool ended = false;
+
+	while ((n = getline(&line, &cap, in)) > 0) {
+		int kind;
+
+		if (ended) {
+			st->cut_lines++;
+			continue;
+		}
+		if (fwrite(line, 1, (size_t)n, out) != (size_t)n)
+			break;
+		kind = eptf_capture_event_kind(line);
+		if (kind >= 0) {
+			st->lines++;
+			st->events[kind]++;
+		}
+		if (kind == EPTF_CEV_MARKER && is_end_marker(line))
+			ended = true;
+	}
+	free(line);
+	if (ferror(out) || ferror(in))
+		return EPTF_EIO;
+	return ended ? 1 : 0;
 }

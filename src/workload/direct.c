@@ -220,9 +220,14 @@ uint64_t wl_ws_page(struct eptf_workload *w)
 	return w->win[wl_below(w, w->nwin)] + wl_below(w, (uint64_t)w->win_chunks * 512);
 }
 
+/*
+ * The @cpos-th chunk of the working set, interleaved over the windows so
+ * that any prefix of the working set (a fill prefix, a migration round's
+ * shrinking set) spans the whole guest.
+ */
 static uint64_t ws_chunk_gfn(const struct eptf_workload *w, uint64_t cpos)
 {
-	return w->win[cpos / w->win_chunks] + (cpos % w->win_chunks) * 512;
+	return w->win[cpos % w->nwin] + (cpos / w->nwin) * 512;
 }
 
 static void e_map(struct eptf_workload *w, unsigned v, uint64_t gfn, unsigned level, uint8_t flags)
@@ -300,7 +305,15 @@ void wl_burst_touch(struct eptf_workload *w)
 {
 	unsigned v = wl_direct_vcpu(w);
 
-	for (uint64_t n = 32 + wl_below(w, 96); n; n--)
+	for (uint64_t n = 16 + wl_below(w, 48); n; n--)
+		e_access(w, v, wl_ws_page(w), wl_chance(w, 30) ? EPTF_OPF_WRITE : 0);
+}
+
+void wl_burst_poke(struct eptf_workload *w)
+{
+	unsigned v = wl_direct_vcpu(w);
+
+	for (uint64_t n = 1 + wl_below(w, 4); n; n--)
 		e_access(w, v, wl_ws_page(w), wl_chance(w, 30) ? EPTF_OPF_WRITE : 0);
 }
 
@@ -327,7 +340,8 @@ void wl_burst_migrate(struct eptf_workload *w)
 
 	if (w->mig_phase == 0) {
 		set_dirty_logging(w, true);
-		w->mig_ws = total;
+		/* the first round's working set: at most 512 MiB, halving each round */
+		w->mig_ws = total < 256 ? total : 256;
 		w->mig_round = 0;
 		w->mig_phase = 1;
 		return;
@@ -339,7 +353,9 @@ void wl_burst_migrate(struct eptf_workload *w)
 		w->mig_phase = 0;
 		return;
 	}
-	uint64_t writes = w->mig_ws * 16 < 900 ? w->mig_ws * 16 : 900;
+	/* a round lasts as long as sending the last round's dirty pages: fewer writes each time */
+	uint64_t cap = w->kind == WK_MIXED ? 128 : 900;
+	uint64_t writes = w->mig_ws * 4 < cap ? w->mig_ws * 4 : cap;
 	for (uint64_t i = 0; i < writes; i++) {
 		uint64_t gfn = ws_chunk_gfn(w, wl_below(w, w->mig_ws)) + wl_below(w, 512);
 		unsigned v = wl_direct_vcpu(w);

@@ -266,7 +266,7 @@ void wl_burst_shadow(struct eptf_workload *w)
 		for (unsigned n = 0; n < 4; n++)
 			if (pick_leaf(w, p, 0, 0, &k, &i))
 				touch(w, v, p, k, i);
-	} else if (r < 42) { /* run: accesses, demand faults */
+	} else if (r < 57) { /* run: accesses, demand faults */
 		v = vcpu_on(w, p);
 		for (uint64_t n = 8 + wl_below(w, 24); n; n--) {
 			k = (unsigned)wl_below(w, WL_NT1);
@@ -275,7 +275,7 @@ void wl_burst_shadow(struct eptf_workload *w)
 				set_leaf(w, pr, k, i, data_pte(w, true)); /* the guest's own page fault */
 			touch(w, v, p, k, i);
 		}
-	} else if (r < 67) { /* copy-on-write breaks */
+	} else if (r < 86) { /* copy-on-write breaks */
 		unsigned n = 0;
 
 		v = vcpu_on(w, p);
@@ -296,7 +296,7 @@ void wl_burst_shadow(struct eptf_workload *w)
 					pr->sh3 = pr->sh2 = pr->sh1[k] = true;
 				}
 		}
-	} else if (r < 77) { /* fork */
+	} else if (r < 90) { /* fork */
 		unsigned child = WL_NPROC;
 
 		for (unsigned c = 0; c < WL_NPROC; c++)
@@ -308,7 +308,7 @@ void wl_burst_shadow(struct eptf_workload *w)
 			proc_create(w, child, (int)p);
 		else
 			proc_exit(w, p);
-	} else if (r < 87) { /* exit */
+	} else if (r < 93) { /* exit */
 		if (nalive(w) > 1)
 			proc_exit(w, p);
 		else

@@ -33,7 +33,7 @@
 #define WL_MAX_GIGS 8          /* 1 GiB regions the hugepage bursts use */
 #define WL_NPROC 8             /* shadow processes */
 #define WL_NT1 8               /* level-1 guest tables per process */
-#define WL_LEAVES 64           /* entries used in each level-1 table */
+#define WL_LEAVES 32           /* entries used in each level-1 table */
 #define WL_DIRTY_MAX 1024      /* pages dirtied per migration round */
 #define WL_HVA_BASE 0x100000000000ull /* 16 TiB, 1 GiB aligned */
 #define WL_BAR_HVA 0x600000000000ull
@@ -144,6 +144,7 @@ unsigned wl_direct_vcpu(struct eptf_workload *w);
 uint64_t wl_ws_page(struct eptf_workload *w);
 void wl_burst_fill(struct eptf_workload *w);
 void wl_burst_touch(struct eptf_workload *w);
+void wl_burst_poke(struct eptf_workload *w); /* 1-4 accesses */
 void wl_burst_migrate(struct eptf_workload *w);
 void wl_burst_age(struct eptf_workload *w);
 void wl_burst_reclaim(struct eptf_workload *w);

@@ -195,7 +195,7 @@ static const struct {
 	{"migrate", WK_MIGRATE, 256, {[B_MIGRATE] = 1}},
 	{"overcommit", WK_OVERCOMMIT, 256, {[B_AGE] = 2, [B_RECLAIM] = 2, [B_TOUCH] = 2}},
 	{"shadow", WK_SHADOW, 0, {[B_SHADOW] = 1}},
-	{"hugepage", WK_HUGEPAGE, 64, {[B_HUGE] = 4, [B_ZAP] = 3, [B_BAR] = 1, [B_TOUCH] = 1}},
+	{"hugepage", WK_HUGEPAGE, 64, {[B_HUGE] = 6, [B_ZAP] = 4, [B_BAR] = 2}},
 	{"mixed", WK_MIXED, 128,
 	 {[B_FILL] = 1, [B_TOUCH] = 2, [B_MIGRATE] = 1, [B_AGE] = 1, [B_RECLAIM] = 1, [B_HUGE] = 1,
 	  [B_ZAP] = 1, [B_BAR] = 1, [B_SHADOW] = 3}},
@@ -242,8 +242,9 @@ static void step(struct eptf_workload *w)
 		pick -= w->weight[b];
 	}
 	run_burst(w, (enum wl_burst)b);
+	/* a burst that found nothing to do (no candidate page): the guest just runs a little */
 	if (w->qlen == 0 && w->kind != WK_SHADOW)
-		wl_burst_touch(w); /* a burst found nothing to do: keep the stream going */
+		wl_burst_poke(w);
 	else if (w->qlen == 0)
 		wl_burst_shadow(w);
 }
@@ -305,7 +306,8 @@ int eptf_workload_next(struct eptf_workload *w, struct eptf_op *op)
 	w->qhead = (w->qhead + 1) % WL_QCAP;
 	w->qlen--;
 	/* the last op closes an open invalid list, so a trace never ends mid-zap */
-	if (w->emitted + 1 == w->p.ops && w->pending_prepare && op->kind != EPTF_OP_COMMIT_ZAP) {
+	if (w->emitted + 1 == w->p.ops && (w->pending_prepare || op->kind == EPTF_OP_PREPARE_ZAP) &&
+	    op->kind != EPTF_OP_COMMIT_ZAP) {
 		memset(op, 0, sizeof(*op));
 		op->kind = EPTF_OP_COMMIT_ZAP;
 	}

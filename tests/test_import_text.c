@@ -93,7 +93,7 @@ static void test_real_excerpts(void **state)
 {
 	(void)state;
 	static const char *const names[] = { "real-touch", "real-pagetables", "real-dirtylog", "real-madvise",
-					     "real-age" };
+					     "real-age", "real-age-damon" };
 	struct eptf_import_options o = { .format = EPTF_IMPORT_TEXT };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct eptf_import_stats st;
@@ -282,13 +282,15 @@ static void test_hva_clipping(void **state)
 	static const char text[] =
 		"  v-1 [000] ...1. 1.000001: tracing_mark_write: eptflush: memslot id=1 gfn=0x1000 pages=0x10 hva=0x7f0000010000\n"
 		"  v-1 [000] ...1. 1.000002: kvm_age_hva: mmu notifier age hva: 0000000000000000 -- 0x007f0000020000\n"
-		"  v-1 [000] ...1. 1.000003: kvm_age_hva: mmu notifier age hva: 0x00100000000000 -- 0x00100000001000\n";
+		"  v-1 [000] ...1. 1.000003: kvm_age_hva: mmu notifier age hva: 0x00100000000000 -- 0x00100000001000\n"
+		"  kdamond.0-99 [001] ..... 1.000004: kvm_age_hva: mmu notifier age hva: 0x007f0000011000 -- 0x007f0000012000\n";
 	struct eptf_import_stats st;
 	struct eptf_diag d = {{0}};
 	unsigned nops;
 	assert_int_equal(run_text(text, sizeof(text) - 1, false, &st, &d, &nops), 0);
 	assert_int_equal(st.ops[EPTF_OP_CLEAR_FLUSH_YOUNG], 2); /* slot 0 (option) and slot 1 */
 	assert_int_equal(st.outside_guest, 1);
+	assert_int_equal(st.ops[EPTF_OP_CLEAR_YOUNG], 1);       /* DAMON's aging never flushes */
 	assert_int_equal(st.ops[EPTF_OP_SLOT_ADD], 2);
 }
 

@@ -1101,7 +1101,14 @@ int imp_feed(struct imp *imp, const struct imp_ev *ev, const char **why)
 			*why = "host range ends before it starts";
 			return EPTF_EPARSE;
 		}
-		return on_hva_range(imp, ev->kind, EPTF_OP_CLEAR_FLUSH_YOUNG, ev->start, ev->end);
+		/*
+		 * kvm_age_hva fires for both clear_flush_young and clear_young
+		 * (virt/kvm/kvm_main.c). DAMON ages through
+		 * mmu_notifier_clear_young (mm/damon/ops-common.c): no flush.
+		 * Reclaim (folio_referenced) uses clear_flush_young.
+		 */
+		return on_hva_range(imp, ev->kind, ev->damon ? EPTF_OP_CLEAR_YOUNG : EPTF_OP_CLEAR_FLUSH_YOUNG,
+				    ev->start, ev->end);
 	case EPTF_IEV_PAGE_FAULT:
 		if (ev->vcpu_id < IMP_MAX_VCPUS)
 			t->vcpu = (int)ev->vcpu_id;

@@ -146,6 +146,8 @@ static int on_record(struct tracecmd_input *handle, struct tep_record *rec, int 
 	ev.cpu = rec->cpu;
 	ev.pid = tep_data_pid(c->tep, rec);
 	ev.ts_ns = rec->ts;
+	const char *comm = tep_data_comm_from_pid(c->tep, ev.pid);
+	ev.damon = comm && strncmp(comm, "kdamond", 7) == 0;
 	if (k == EPTF_IEV_MARKER) {
 		int len = 0;
 		struct trace_seq s;

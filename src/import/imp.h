@@ -59,6 +59,7 @@ struct imp_ev {
 	unsigned as_id;   /* tdp */
 	unsigned vcpu_id; /* page_fault */
 	unsigned used_pages; /* zap_all_fast */
+	bool damon;       /* the task is DAMON's kdamond (its aging never flushes) */
 	const char *text; /* marker: the text after "eptflush: " (NUL-terminated) */
 };
 

@@ -492,6 +492,8 @@ static enum line_kind parse_line(char *line, size_t len, struct imp_ev *ev, cons
 		*why = "bad task-pid field";
 		return LINE_BAD;
 	}
+	/* the comm: DAMON's kthreads are "kdamond.N" */
+	ev->damon = (size_t)(dash - p) > 7 && find_sub(p, (size_t)(dash - p), "kdamond", 7) != NULL;
 	const char *cs = br + 2, *ce = memchr(cs, ']', (size_t)(e - cs));
 	if (!imp_parse_u64(cs, (size_t)(ce - cs), &cpu) || cpu > 0x7fffffff) {
 		*why = "bad CPU number";

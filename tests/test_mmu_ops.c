@@ -721,6 +721,66 @@ static void test_indirect_sync(void **state)
 	expect_xlate(t, ihpa, 4, FRAME0 + 0x600, 1, true);
 }
 
+static void test_indirect_remap_and_shared_pages(void **state)
+{
+	struct t *t = *state;
+	basic(t);
+	guest_tables(t);
+	assert_int_equal(apply(t, EPTF_OP_ROOT_LOAD, 1, 0, 0, 0, 0x100, 0, 0), 0);
+	uint64_t r1 = t->res.loaded_root;
+	assert_int_equal(apply(t, EPTF_OP_MAP, 1, 0, 1, 0, 4, 0, 0), 0);
+	/* the guest remaps gva page 4; the PT is unsync, a fault sees the new frame */
+	gpt(t, 0x103, 4, GP | (0x600ull << 12));
+	assert_int_equal(t->res.fp.nitems, 0);
+	assert_int_equal(apply(t, EPTF_OP_MAP, 1, 0, 1, 0, 4, 0, 0), 0);
+	const struct eptf_flush_point *fp = &t->res.fp;
+	assert_int_equal(fp->site, EPTF_SITE_SPTE_CHANGE);
+	assert_int_equal(fp->nitems, 1);
+	assert_int_equal(fp->items[0].change, EPTF_CHG_FRAME);
+	assert_int_equal(fp->items[0].gfn, 0x504);
+	assert_int_equal(fp->items[0].addr, 4);
+	done(t);
+	expect_xlate(t, r1, 4, FRAME0 + 0x600, 1, true);
+
+	/* a second address space (CR3 0x110) shares the PDPT: one page, two parents */
+	gpt(t, 0x110, 0, GP | (0x101ull << 12));
+	assert_int_equal(apply(t, EPTF_OP_ROOT_LOAD, 2, 0, 0, 0, 0x110, 0, 0), 0);
+	uint64_t r2 = t->res.loaded_root;
+	assert_true(r2 != r1);
+	uint64_t pages = stats(t).pages;
+	assert_int_equal(apply(t, EPTF_OP_MAP, 2, 0, 1, 0, 4, 0, 0), 0);
+	assert_int_equal(stats(t).pages, pages); /* everything below the root is shared */
+	expect_xlate(t, r2, 4, FRAME0 + 0x600, 1, true);
+	/* the guest rewrites the PDPT entry: the shared page drops its link once */
+	gpt(t, 0x101, 0, GP | (0x102ull << 12));
+	fp = &t->res.fp;
+	assert_int_equal(fp->site, EPTF_SITE_PTE_WRITE);
+	assert_int_equal(fp->nitems, 1);
+	assert_int_equal(fp->items[0].sp_level, 3);
+	assert_int_equal(fp->items[0].sp_gfn, 0x101);
+	assert_false(fp->items[0].leaf);
+	assert_int_equal(fp->items[0].pages, 1ull << 18);
+	assert_int_equal(fp->nroots, 3); /* the direct root of vCPU 0 and both shadow roots */
+	done(t);
+	expect_unmapped(t, r1, 4);
+	expect_unmapped(t, r2, 4);
+	assert_int_equal(apply(t, EPTF_OP_ACCESS, 2, 0, 0, 0, 4, 0, 0), 0);
+	assert_true(t->res.faulted);
+	expect_xlate(t, r1, 4, FRAME0 + 0x600, 1, true);
+	/* zapping the shared PDPT page unlinks it from both roots */
+	assert_int_equal(apply(t, EPTF_OP_PREPARE_ZAP, 0, 0, 3, 0, 0x101, 0, 0), 0);
+	assert_int_equal(apply(t, EPTF_OP_COMMIT_ZAP, 0, 0, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(t->res.fp.nitems, 1);
+	assert_int_equal(t->res.fp.items[0].pages, 1ull << 27);
+	done(t);
+	expect_unmapped(t, r1, 4);
+	expect_unmapped(t, r2, 4);
+	/* SYNC on a vCPU whose root does not reach any unsync page does nothing */
+	gpt(t, 0x103, 4, GP | (0x601ull << 12));
+	assert_int_equal(apply(t, EPTF_OP_SYNC, 0, 0, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(t->res.fp.nitems, 0);
+}
+
 static void test_refused_ops_change_nothing(void **state)
 {
 	struct t *t = *state;
@@ -784,6 +844,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unmap_hva, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_remap_and_shared_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_ops_change_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

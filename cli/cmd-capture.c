@@ -178,6 +178,8 @@ static int run(int argc, char **argv)
 	if (do_import && !out)
 		return cli_usage_error(NAME,
 				       "-o OUT.trace is required (or --no-import with --raw)");
+	if ((out && !strcmp(out, "-")) || (raw && !strcmp(raw, "-")))
+		return cli_usage_error(NAME, "-o and --raw want file names (the statistics go to stdout)");
 	if (!do_import && !raw)
 		return cli_usage_error(NAME, "--no-import needs --raw RAW.txt");
 
@@ -187,7 +189,8 @@ static int run(int argc, char **argv)
 		return EPTF_EXIT_USAGE;
 	}
 	if (!raw) {
-		snprintf(tmpraw, sizeof(tmpraw), "%s.raw.txt", out);
+		/* a name of our own beside OUT, removed after the import */
+		snprintf(tmpraw, sizeof(tmpraw), "%s.raw-%ld.txt", out, (long)getpid());
 		o.raw_path = tmpraw;
 	} else {
 		o.raw_path = raw;

@@ -27,6 +27,7 @@ expect_rc 2 "memory too large" -- "$E" capture --memory 1G -o "$tmp/x.trace"
 expect_rc 2 "bad seconds" -- "$E" capture --seconds -1 -o "$tmp/x.trace"
 expect_rc 2 "no output" -- "$E" capture --workload touch
 expect_rc 2 "--no-import without --raw" -- "$E" capture --no-import
+expect_rc 2 "stdout as output" -- "$E" capture -o -
 expect_rc 2 "stray argument" -- "$E" capture -o "$tmp/x.trace" extra
 [ -e "$tmp/x.trace" ] && fail "a usage error left $tmp/x.trace behind"
 

@@ -666,7 +666,9 @@ int eptf_capture_run(const struct eptf_capture_opts *opts, struct eptf_capture_s
 	struct eptf_capture_opts o = *opts;
 	struct vm vm = {.kvm = -1, .fd = -1, .vcpu = -1, .log = log, .verbose = opts->verbose};
 	struct runstate rs = {.o = &o, .st = st};
-	struct sigaction sa = {.sa_handler = on_alarm}, old_sa;
+	/* SA_RESTART: the VMM's other system calls restart; KVM_RUN returns
+	 * EINTR anyway (KVM answers a pending signal with -EINTR) */
+	struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART}, old_sa;
 	struct itimerval tick = {.it_interval = {0, 100000}, .it_value = {0, 100000}},
 			 off = {{0, 0}, {0, 0}};
 	struct eptf_guest_entry entry;

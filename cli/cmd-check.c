@@ -145,6 +145,8 @@ static int run(int argc, char **argv)
 	size_t n;
 	if ((rc = cmp_parse_strategies(o.cmd, sel, names, CMP_MAX_LANES, &n)))
 		return rc;
+	if (n == 0)
+		return cli_usage_error(o.cmd, "the ideal bound is clean by construction: name a strategy to check");
 	if ((rc = cmp_opts_finish(&o)))
 		return rc;
 

@@ -289,6 +289,7 @@ int cmp_parse_strategies(const char *cmd, const char *list, const char **out, si
 {
 	char buf[512];
 	char *save = NULL;
+	bool named_ideal = false;
 
 	*n = 0;
 	if (!strcmp(list, "all") || !strcmp(list, "correct")) {
@@ -308,8 +309,10 @@ int cmp_parse_strategies(const char *cmd, const char *list, const char **out, si
 
 		if (!*name)
 			continue;
-		if (!strcmp(name, EPTF_IDEAL_NAME))
-			continue; /* always there */
+		if (!strcmp(name, EPTF_IDEAL_NAME)) {
+			named_ideal = true; /* always there: the caller adds it */
+			continue;
+		}
 		s = eptf_strategy_find(name);
 		if (!s) {
 			char known[256];
@@ -328,7 +331,7 @@ int cmp_parse_strategies(const char *cmd, const char *list, const char **out, si
 			return cli_usage_error(cmd, "too many strategies");
 		out[(*n)++] = s->name; /* the registry's string: outlives buf */
 	}
-	if (*n == 0)
+	if (*n == 0 && !named_ideal)
 		return cli_usage_error(cmd, "no strategy named in '%s'", list);
 	return 0;
 }

@@ -61,8 +61,10 @@ void cmp_opts_help(FILE *f);
 
 /*
  * Parse a strategy selection: "all", "correct", or a comma list of names
- * (duplicates and "ideal" ignored). Fills @out (registry order for all and
- * correct, the user's order otherwise). 0 or EPTF_EXIT_USAGE after printing.
+ * (duplicates and "ideal" ignored: callers add the bound themselves, so a
+ * list naming only "ideal" gives *@n == 0). Fills @out (registry order for
+ * all and correct, the user's order otherwise). 0 or EPTF_EXIT_USAGE after
+ * printing.
  */
 int cmp_parse_strategies(const char *cmd, const char *list, const char **out, size_t max, size_t *n);
 

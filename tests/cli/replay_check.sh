@@ -98,6 +98,10 @@ run 0 "replay --json=FILE" "$E" replay --strategy full --json="$T/r.json" "$D/se
 	{ [ ! -s "$T/out" ] || grep -q "^strategy" "$T/out"; } &&
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [r["strategy"] for r in d["results"]]==["full","ideal"]' "$T/r.json" ||
 	fail "replay --json=FILE"
+run 0 "replay the bound alone" "$E" replay --strategy ideal --json "$D/seed-defect1.trace" &&
+	{ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [r["strategy"] for r in d["results"]]==["ideal"]' "$T/out" ||
+		fail "replay --strategy ideal: results"; }
+run 2 "check the bound" "$E" check --strategy ideal "$D/seed-defect1.trace"
 run 2 "replay without --strategy" "$E" replay "$D/seed-defect1.trace"
 run 2 "replay two strategies" "$E" replay --strategy list,full "$D/seed-defect1.trace"
 run 2 "replay unknown strategy" "$E" replay --strategy nope "$D/seed-defect1.trace"

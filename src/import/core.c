@@ -109,7 +109,8 @@ struct imp {
 	bool begun;
 	unsigned nr_vcpus;
 	bool ended;
-	bool saw_tdp;          /* kvm_tdp_mmu_spte_changed seen: it, not set_spte, says what TDP maps */
+	bool saw_tdp;
+	char why_buf[256];     /* the reason emit() refused an op */          /* kvm_tdp_mmu_spte_changed seen: it, not set_spte, says what TDP maps */
 	struct imp_map tasks;  /* pid -> struct task */
 	struct imp_map stabs;  /* pa page -> struct stab */
 	struct imp_map sps;    /* sp key -> struct stab (same object, not owned) */
@@ -217,6 +218,12 @@ static int emit(struct imp *imp, const struct eptf_op *op)
 	int err = begin(imp);
 	if (err)
 		return err;
+	/* an event whose numbers make an op the trace format refuses is malformed input */
+	if (eptf_op_validate(op, imp->why_buf + 32, sizeof(imp->why_buf) - 32)) {
+		memcpy(imp->why_buf, "event out of the op range: ", 27);
+		memmove(imp->why_buf + 27, imp->why_buf + 32, strlen(imp->why_buf + 32) + 1);
+		return EPTF_EPARSE;
+	}
 	imp->st->ops[op->kind]++;
 	return imp->sink.op ? imp->sink.op(imp->sink.ctx, op) : 0;
 }
@@ -912,8 +919,8 @@ static int on_marker(struct imp *imp, const struct imp_ev *ev, const char **why)
 			*why = "bad number in eptflush marker";
 			return EPTF_EPARSE;
 		}
-		if (id > UINT32_MAX || b == 0 || b > (1ull << 40) || a > (1ull << 40) || fl > 3 ||
-		    c + b * 4096 < c) {
+		if (id > UINT32_MAX || b == 0 || b > EPTF_TRACE_PAGE_LIMIT || a + b > EPTF_TRACE_PAGE_LIMIT ||
+		    fl > 3 || (c & 0xfff) || c + b * 4096 < c) {
 			*why = "memslot out of range in eptflush marker";
 			return EPTF_EPARSE;
 		}
@@ -967,8 +974,9 @@ static int on_marker(struct imp *imp, const struct imp_ev *ev, const char **why)
 		if ((err = need(args, "id", &id, why)) || (err = need(args, "first", &a, why)) ||
 		    (err = need(args, "mask", &b, why)))
 			return err;
-		if (id > UINT32_MAX || !slot_find(imp, (uint32_t)id) || a % 64) {
-			*why = "eptflush marker names an unknown memslot or an unaligned first page";
+		struct eptf_import_slot *cs = id <= UINT32_MAX ? slot_find(imp, (uint32_t)id) : NULL;
+		if (!cs || a % 64 || a >= cs->npages) {
+			*why = "eptflush marker names an unknown memslot or a bad first page";
 			return EPTF_EPARSE;
 		}
 		struct eptf_op op = { .kind = EPTF_OP_CLEAR_DIRTY_LOG, .slot = (uint32_t)id, .addr = a,
@@ -997,7 +1005,19 @@ static int on_marker(struct imp *imp, const struct imp_ev *ev, const char **why)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+static int feed(struct imp *imp, const struct imp_ev *ev, const char **why);
+
 int imp_feed(struct imp *imp, const struct imp_ev *ev, const char **why)
+{
+	imp->why_buf[0] = 0;
+	*why = NULL;
+	int err = feed(imp, ev, why);
+	if (err == EPTF_EPARSE && !*why)
+		*why = imp->why_buf[0] ? imp->why_buf : "malformed event";
+	return err;
+}
+
+static int feed(struct imp *imp, const struct imp_ev *ev, const char **why)
 {
 	int err;
 	if (ev->kind >= EPTF_IEV_COUNT) {

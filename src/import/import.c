@@ -97,8 +97,8 @@ int eptf_import_parse_slot(const char *spec, struct eptf_import_slot *out)
 			p++;
 		}
 	}
-	if (*p || v[0] > UINT32_MAX || v[2] == 0 || v[2] > (1ull << 40) || v[1] > (1ull << 40) ||
-	    v[3] + v[2] * 4096 < v[3])
+	if (*p || v[0] > UINT32_MAX || v[2] == 0 || v[2] > EPTF_TRACE_PAGE_LIMIT ||
+	    v[1] + v[2] > EPTF_TRACE_PAGE_LIMIT || (v[3] & 0xfff) || v[3] + v[2] * 4096 < v[3])
 		return EPTF_EPARSE;
 	memset(out, 0, sizeof(*out));
 	out->slot = (uint32_t)v[0];

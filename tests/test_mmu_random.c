@@ -467,11 +467,87 @@ static void test_random_dense(void **state)
 	eptf_mmu_destroy(m);
 }
 
+/* Ops with arbitrary fields: refused or applied, never a crash, always consistent. */
+static void test_random_garbage(void **state)
+{
+	(void)state;
+	struct eptf_mmu *m;
+	struct eptf_mmu_config cfg = { .nr_vcpus = 3 };
+	struct eptf_mmu_result res;
+
+	unsigned applied = 0, flushes = 0;
+
+	rng_state = 777;
+	assert_int_equal(eptf_mmu_create(&cfg, &m), 0);
+	/* a sane start, so that the garbage also lands on mapped memory */
+	const struct eptf_op start[] = {
+		{ EPTF_OP_SLOT_ADD, 0, 0, 0, 0, 0, 1u << 16, 1ull << 32, },
+		{ EPTF_OP_SLOT_ADD, 0, 1u << 16, 0, 0, 0, 1u << 12, 1ull << 32, },
+		{ EPTF_OP_ROOT_LOAD, 0, 0, 0, EPTF_OPF_DIRECT, 0, 0, 0 },
+		{ EPTF_OP_ROOT_LOAD, 1, 0, 0, EPTF_OPF_DIRECT, 1, 0, 0 },
+		{ EPTF_OP_ROOT_LOAD, 2, 0, 0, 0, 0x10, 0, 0 },
+	};
+	for (unsigned k = 0; k < sizeof(start) / sizeof(start[0]); k++) {
+		assert_int_equal(eptf_mmu_apply(m, &start[k], k, &res), 0);
+		eptf_mmu_finish(m);
+	}
+	for (unsigned i = 0; i < 20000; i++) {
+		struct eptf_op op;
+		op.kind = (uint32_t)below(EPTF_OP_KIND_COUNT + 2);
+		/* keep the memory and the roots mostly in place */
+		if ((op.kind == EPTF_OP_SLOT_DELETE || op.kind == EPTF_OP_SLOT_MOVE) && below(16))
+			op.kind = EPTF_OP_MAP;
+		op.vcpu = (uint32_t)below(5);
+		op.slot = (uint32_t)(below(4) ? below(2) << (16 * below(2)) : rnd());
+		op.level = (uint8_t)below(6);
+		op.flags = (uint8_t)rnd();
+		/* small numbers often, anything sometimes */
+		op.addr = below(3) ? below(1u << 12) : rnd() >> below(64);
+		op.count = below(3) ? below(1u << 12) : rnd() >> below(64);
+		op.value = below(2) ? (rnd() & ~0xfffull) >> below(40) : rnd();
+		if (op.kind == EPTF_OP_GPT_WRITE && below(4)) {
+			op.addr = 0x10 + below(4);
+			op.count = below(8);
+			op.value = (rnd() & (EPTF_GPTE_WRITABLE | EPTF_GPTE_HUGE | EPTF_GPTE_NX)) | EPTF_GPTE_PRESENT |
+				   ((below(2) ? 0x10 + below(4) : below(1u << 12)) << 12);
+		}
+		if (op.kind == EPTF_OP_ROOT_LOAD && below(8)) {
+			op.flags = op.vcpu == 2 ? 0 : EPTF_OPF_DIRECT;
+			op.addr = op.vcpu == 2 ? 0x10 : op.vcpu;
+		}
+		if ((op.kind == EPTF_OP_SLOT_DELETE || op.kind == EPTF_OP_SLOT_MOVE) && op.slot == 0)
+			op.slot = 1u << 16;
+		if ((op.kind == EPTF_OP_MAP || op.kind == EPTF_OP_ACCESS) && op.vcpu == 2)
+			op.addr = below(8) | (below(4) << 9) | (below(2) << 18);
+		if (op.kind >= EPTF_OP_CLEAR_FLUSH_YOUNG && op.kind <= EPTF_OP_UNMAP_HVA && below(2)) {
+			op.addr = (1ull << 32) + below(1u << 28);
+			op.count = op.addr + below(1u << 22);
+		}
+		memset(&res, 0, sizeof(res));
+		int ret = eptf_mmu_apply(m, &op, i, &res);
+		assert_true(ret <= 0);
+		applied += ret == 0;
+
+		if (res.fp.nitems) {
+			flushes++;
+			check_fp(&res.fp, i);
+			eptf_mmu_finish(m);
+		}
+		if (i % 1000 == 0)
+			assert_int_equal(eptf_mmu_check(m, NULL), 0);
+	}
+	assert_int_equal(eptf_mmu_check(m, NULL), 0);
+	print_message("garbage: %u applied, %u flush points\n", applied, flushes);
+	assert_true(applied > 1000 && flushes > 100);
+	eptf_mmu_destroy(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_seeds),
 		cmocka_unit_test(test_random_dense),
+		cmocka_unit_test(test_random_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

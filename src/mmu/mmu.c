@@ -46,6 +46,7 @@
 #define GFN_LIMIT (1ull << 40)   /* 52-bit guest-physical addresses */
 #define KVM_AS_NUM 2u            /* KVM_ADDRESS_SPACE_NUM on x86 (SMM) */
 #define SLOT_ID_LIMIT 0x8000u    /* KVM_MEM_SLOTS_NUM */
+#define SLOT_MAX_PAGES ((1ull << 31) - 1) /* KVM_MEM_MAX_NR_PAGES */
 
 /* An SPTE reference in an rmap or a parent list: pool index and SPTE index. */
 #define REF(idx, i) (((uint64_t)(idx) << 9) | (uint64_t)(i))
@@ -1383,7 +1384,7 @@ static bool slot_overlaps(const struct eptf_mmu *m, uint32_t id, uint64_t base, 
 
 static bool slot_range_ok(uint64_t base, uint64_t npages)
 {
-	return npages > 0 && base < INPUT_LIMIT && npages <= INPUT_LIMIT - base;
+	return npages > 0 && npages <= SLOT_MAX_PAGES && base < INPUT_LIMIT && npages <= INPUT_LIMIT - base;
 }
 
 static int op_slot_add(struct eptf_mmu *m, const struct eptf_op *op)

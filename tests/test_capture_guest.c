@@ -206,13 +206,20 @@ static void test_guest_page_tables(void **state)
 	/* nothing past the data slot */
 	assert_false(walk(sys, e.cr3, EPTF_G_DATA + data).present);
 	assert_false(walk(sys, e.cr3, 0x3ff00000).present);
-	/* the alias GiB maps the data slot again, through the alias PD */
-	w = walk(sys, e.cr3, EPTF_G_ALIAS + EPTF_G_DATA + 0x5000);
-	assert_true(w.present);
-	assert_true(w.user);
-	assert_int_equal(w.gpa, EPTF_G_DATA + 0x5000);
+	/* the alias GiB maps the data slot's second 2 MiB again, through
+	 * the alias PD and a PT of its own; nothing else */
+	for (uint64_t off = 0; off < (2ull << 20); off += 0x1000) {
+		w = walk(sys, e.cr3, EPTF_G_ALIAS + EPTF_G_DATA + (2ull << 20) + off);
+		assert_true(w.present && w.user && w.write);
+		assert_int_equal(w.gpa, EPTF_G_DATA + (2ull << 20) + off);
+	}
+	assert_false(walk(sys, e.cr3, EPTF_G_ALIAS + EPTF_G_DATA + 0x5000).present);
+	assert_false(walk(sys, e.cr3, EPTF_G_ALIAS + EPTF_G_DATA + (4ull << 20)).present);
 	assert_false(walk(sys, e.cr3, EPTF_G_ALIAS + 0x1000).present);
 	assert_int_equal(rd64(sys + EPTF_G_PDPT + 8) & EPTF_PTE_FRAME, EPTF_G_PD_ALIAS);
+	assert_int_equal(rd64(sys + EPTF_G_PD_ALIAS + 8 * 2) & EPTF_PTE_FRAME, EPTF_G_PT_ALIAS);
+	assert_int_equal(rd64(sys + EPTF_G_PT_ALIAS + 8 * 5) & EPTF_PTE_FRAME,
+			 EPTF_G_DATA + (2ull << 20) + 0x5000);
 	/* the page tables themselves are user-writable: the program edits them */
 	w = walk(sys, e.cr3, eptf_guest_pte_gpa(EPTF_G_DATA));
 	assert_true(w.present && w.user && w.write);

@@ -397,11 +397,15 @@ static void u_body(struct eptf_asm *a, unsigned w, uint64_t d, uint64_t m)
 		/* the same through the alias PD, which no walk to its own
 		 * address passes through: touching a page resets the flood
 		 * counter of every shadow page on its walk, so only here do
-		 * the writes reach the threshold and zap the page */
+		 * the writes reach the threshold and zap the page. The alias
+		 * has its own PT, so its shadow PT holds leaves of its own:
+		 * the zap is a commit of one non-leaf page whose child maps
+		 * what the guest just touched (the seed's defect 2) */
 		pde = EPTF_G_PD_ALIAS + ((d + two_m) >> 21) * 8;
-		u_touch(a, EPTF_G_ALIAS + d + two_m, EPTF_G_ALIAS + d + 2 * two_m, 4096, false);
+		u_touch(a, EPTF_G_ALIAS + d + two_m, EPTF_G_ALIAS + d + 2 * two_m, 4096, true);
 		eptf_asm_mov_imm(a, R_BX, pde);
 		eptf_asm_load(a, R_14, R_BX);
+		eptf_asm_mov_imm(a, R_13, 0);
 		for (int i = 0; i < 2; i++) {
 			eptf_asm_store(a, R_BX, R_13);
 			eptf_asm_store(a, R_BX, R_14);
@@ -482,8 +486,10 @@ static void put16le(uint8_t *p, uint16_t v)
 static_assert(EPTF_G_PT0 + (1 + (EPTF_G_DATA_MAX >> 21)) * 0x1000 <= EPTF_G_SYS_SIZE,
 	      "the page tables for the largest data slot fit in the system slot");
 static_assert(EPTF_G_DATA + EPTF_G_DATA_MAX <= (1ull << 30), "one PD (1 GiB) maps everything");
-static_assert(EPTF_G_PT0 + (1 + (EPTF_G_DATA_MAX >> 21)) * 0x1000 <= EPTF_G_PD_ALIAS,
-	      "the alias PD lies above the page tables");
+static_assert(EPTF_G_PT0 + (1 + (EPTF_G_DATA_MAX >> 21)) * 0x1000 <= EPTF_G_PT_ALIAS,
+	      "the alias PT and PD lie above the page tables");
+static_assert((EPTF_G_ALIAS_CHUNK << 21) == EPTF_G_DATA + (2ull << 20),
+	      "the alias maps the data slot's second 2 MiB, which DATA_MIN covers");
 
 int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg *cfg,
 		     struct eptf_guest_entry *entry)
@@ -553,12 +559,14 @@ int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg 
 	put64le(sys + EPTF_G_PDPT, EPTF_G_PD | tbl);
 	put64le(sys + EPTF_G_PDPT + 8, EPTF_G_PD_ALIAS | tbl);
 	nr_pt = 1 + cfg->data_bytes / (2ull << 20);
-	for (uint64_t k = 0; k < nr_pt; k++) {
+	for (uint64_t k = 0; k < nr_pt; k++)
 		put64le(sys + EPTF_G_PD + 8 * k, (EPTF_G_PT0 + 0x1000 * k) | tbl);
-		/* the alias GiB maps the data slot again through the same PTs */
-		if (k)
-			put64le(sys + EPTF_G_PD_ALIAS + 8 * k, (EPTF_G_PT0 + 0x1000 * k) | tbl);
-	}
+	/* the alias GiB maps the data slot's second 2 MiB again, through a
+	 * PT of its own */
+	put64le(sys + EPTF_G_PD_ALIAS + 8 * EPTF_G_ALIAS_CHUNK, EPTF_G_PT_ALIAS | tbl);
+	for (uint64_t i = 0; i < 512; i++)
+		put64le(sys + EPTF_G_PT_ALIAS + 8 * i, ((EPTF_G_ALIAS_CHUNK << 21) + (i << 12)) |
+							   EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U);
 	for (uint64_t gpa = 0x1000; gpa < EPTF_G_DATA + cfg->data_bytes; gpa += 0x1000) {
 		uint64_t pte = gpa | EPTF_PTE_P | EPTF_PTE_W;
 

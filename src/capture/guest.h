@@ -32,9 +32,14 @@
 #define EPTF_G_PT0 0x13000ull /* the page table of the system slot; data PTs follow */
 /* The data slot (slot 1) starts at 2 MiB; its PTs are at PT0 + 4 KiB * (1 + i). */
 #define EPTF_G_DATA 0x200000ull
-/* A second PD, PDPT[1], maps the data slot again at GVA 1 GiB + gpa. */
+/*
+ * A second PD, PDPT[1], maps the data slot's second 2 MiB (PD index
+ * ALIAS_CHUNK) again at GVA 1 GiB + gpa, through a PT of its own.
+ */
 #define EPTF_G_PD_ALIAS 0x1ff000ull
+#define EPTF_G_PT_ALIAS 0x1fe000ull
 #define EPTF_G_ALIAS (1ull << 30)
+#define EPTF_G_ALIAS_CHUNK 2ull
 #define EPTF_G_DATA_MIN (4ull << 20)
 #define EPTF_G_DATA_MAX (512ull << 20)
 

@@ -31,6 +31,21 @@ expect_rc 2 "stdout as output" -- "$E" capture -o -
 expect_rc 2 "stray argument" -- "$E" capture -o "$tmp/x.trace" extra
 [ -e "$tmp/x.trace" ] && fail "a usage error left $tmp/x.trace behind"
 
+# ---- the shipped real traces (data/) import with nothing unplaced ----
+src=${EPTF_SOURCE_DIR:-$(dirname "$0")/../..}
+for raw in "$src"/data/capture-*.raw.txt.gz; do
+	[ -e "$raw" ] || continue
+	name=$(basename "$raw" .gz)
+	gunzip -c "$raw" >"$tmp/$name"
+	if "$E" import "$tmp/$name" -o "$tmp/shipped.trace" >"$tmp/si.log" 2>&1; then
+		awk '$1 ~ /^kvm_|^marker$/ && NF == 4 && $4 != 0 { bad = 1 } END { exit bad }' "$tmp/si.log" ||
+			fail "$name: unplaced events on import: $(cat "$tmp/si.log")"
+	else
+		fail "$name: import failed: $(tail -3 "$tmp/si.log")"
+	fi
+	rm -f "$tmp/$name"
+done
+
 # ---- a missing prerequisite is named (not root) ----
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
 	cp "$E" "$tmp/eptflush" && chmod 755 "$tmp" "$tmp/eptflush"

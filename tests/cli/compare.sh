@@ -254,7 +254,22 @@ rc=$?
 [ $rc -eq 1 ] || fail "unwritable --json: exit $rc, want 1"
 grep -q "no/dir/out.json" "$T/w.err" || fail "unwritable --json: message lacks the path"
 
-# 7. --help
+# 7. the progress line: drawn on a terminal (script(1) provides one), erased at the end
+if command -v script >/dev/null; then
+	script -qec "$E compare --strategies full -q --ops 150000" "$T/tty.log" >/dev/null 2>&1
+	rc=$?
+	[ $rc -eq 0 ] || fail "compare on a terminal: exit $rc"
+	if grep -q "ops/s" "$T/tty.log"; then
+		grep -q $'\r\e\[K' "$T/tty.log" || fail "the progress line is not erased at the end"
+	else
+		# drawn only once a run lasts a second: a fast machine may not need one
+		echo "note: the run finished too fast for a progress line"
+	fi
+else
+	echo "note: script(1) absent: the progress line on a terminal was not checked"
+fi
+
+# 8. --help
 "$E" compare --help | grep -q -- "--strategies" || fail "compare --help"
 
 if [ $failures -ne 0 ]; then

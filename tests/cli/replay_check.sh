@@ -98,6 +98,11 @@ run 0 "replay --json=FILE" "$E" replay --strategy full --json="$T/r.json" "$D/se
 	{ [ ! -s "$T/out" ] || grep -q "^strategy" "$T/out"; } &&
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [r["strategy"] for r in d["results"]]==["full","ideal"]' "$T/r.json" ||
 	fail "replay --json=FILE"
+# --no-check: the replay runs without the checker, so nothing is counted as stale
+run 0 "replay --no-check" "$E" replay --strategy seed-v2 --no-check --json "$D/seed-defect1.trace" &&
+	{ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["results"][0]["stale_violations"]==0, d["results"]' "$T/out" ||
+		fail "replay --no-check still counted violations"; }
+run 2 "check --no-check" "$E" check --no-check "$D/seed-defect1.trace"
 run 0 "replay the bound alone" "$E" replay --strategy ideal --json "$D/seed-defect1.trace" &&
 	{ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [r["strategy"] for r in d["results"]]==["ideal"]' "$T/out" ||
 		fail "replay --strategy ideal: results"; }

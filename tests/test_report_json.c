@@ -167,6 +167,31 @@ static void test_json_ratio_null_without_baseline(void **state)
 	eptf_report_free(&rep);
 }
 
+/* A file name that is not UTF-8 still gives a valid document (bytes >= 0x80 as '?'). */
+static void test_json_non_utf8_name(void **state)
+{
+	struct eptf_report rep;
+	struct eptf_metrics m = metrics(1);
+	(void)state;
+
+	assert_int_equal(eptf_report_init(&rep, NULL), 0);
+	assert_int_equal(eptf_report_add_input(&rep, "trace-\xff\xfe.txt", "file", "d\xc3"), 0);
+	assert_int_equal(eptf_report_add_input(&rep, "caf\xc3\xa9", "file", NULL), 1);
+	assert_int_equal(eptf_report_add_result(&rep, 0, "list", true, &m), 0);
+	json_t *doc = eptf_report_json(&rep);
+	assert_non_null(doc);
+	json_t *in = json_object_get(doc, "inputs");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(in, 0), "name")), "trace-??.txt");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(in, 0), "detail")), "d?");
+	/* valid UTF-8 is kept as it is */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(in, 1), "name")), "caf\xc3\xa9");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(doc, "results"), 0),
+							      "input")),
+			    "trace-??.txt");
+	json_decref(doc);
+	eptf_report_free(&rep);
+}
+
 /* Split one CSV line (RFC 4180 quoting) into fields; returns the count. */
 static size_t csv_split(const char *line, char fields[][64], size_t max)
 {
@@ -402,6 +427,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_keys_and_values),
 		cmocka_unit_test(test_json_ratio_null_without_baseline),
+		cmocka_unit_test(test_json_non_utf8_name),
 		cmocka_unit_test(test_csv_agrees_with_json),
 		cmocka_unit_test(test_fmt_u64),
 		cmocka_unit_test(test_table),

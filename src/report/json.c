@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -23,6 +24,28 @@ static double round4(double x)
 static bool put(json_t *obj, const char *key, json_t *v)
 {
 	return v && json_object_set_new(obj, key, v) == 0;
+}
+
+/*
+ * A JSON string of @s. JSON text is UTF-8 and jansson refuses anything else;
+ * a file name is any bytes, so an invalid sequence has its non-ASCII bytes
+ * replaced with '?' rather than failing the whole document.
+ */
+static json_t *jstr(const char *s)
+{
+	json_t *v = json_string(s);
+
+	if (v || !s)
+		return v;
+	char *copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	v = json_string(copy);
+	free(copy);
+	return v;
 }
 
 static json_t *u64(uint64_t v)
@@ -44,8 +67,8 @@ static json_t *result_json(const struct eptf_report *rep, size_t i)
 	json_t *o = json_object();
 	bool ok = o != NULL;
 
-	ok = ok && put(o, "input", json_string(rep->inputs[r->input].name));
-	ok = ok && put(o, "strategy", json_string(r->strategy));
+	ok = ok && put(o, "input", jstr(rep->inputs[r->input].name));
+	ok = ok && put(o, "strategy", jstr(r->strategy));
 	ok = ok && put(o, "correct", json_boolean(r->correct));
 	for (size_t k = 0; ok && k < eptf_report_nmetrics; k++)
 		ok = put(o, eptf_report_metrics[k].key, u64(eptf_report_metric_value(&r->m, k)));
@@ -72,18 +95,18 @@ json_t *eptf_report_json(const struct eptf_report *rep)
 		json_t *o = json_object();
 
 		ok = o != NULL;
-		ok = ok && put(o, "name", json_string(in->name));
-		ok = ok && put(o, "source", json_string(in->source));
-		ok = ok && put(o, "detail", json_string(in->detail ? in->detail : ""));
+		ok = ok && put(o, "name", jstr(in->name));
+		ok = ok && put(o, "source", jstr(in->source));
+		ok = ok && put(o, "detail", jstr(in->detail ? in->detail : ""));
 		ok = ok && put(o, "ops", u64(in->ops));
 		ok = ok && put(o, "flush_points", u64(in->flush_points));
 		ok = ok && json_array_append_new(inputs, o) == 0;
 		if (!ok)
 			json_decref(o);
 	}
-	ok = ok && put(parent, "vendor", json_string(rep->parent.vendor));
+	ok = ok && put(parent, "vendor", jstr(rep->parent.vendor));
 	ok = ok && put(parent, "tlb_entries", u64(rep->parent.tlb_entries));
-	ok = ok && put(parent, "backing", json_string(rep->parent.backing));
+	ok = ok && put(parent, "backing", jstr(rep->parent.backing));
 	ok = ok && put(parent, "allow_large", json_boolean(rep->parent.allow_large));
 	ok = ok && put(parent, "gpa_bits", u64(rep->parent.gpa_bits));
 	for (size_t i = 0; ok && i < rep->nparams; i++)
@@ -94,7 +117,7 @@ json_t *eptf_report_json(const struct eptf_report *rep)
 	}
 
 	if (ok) {
-		ok = put(doc, "tool", json_string(rep->tool ? rep->tool : "eptflush"));
+		ok = put(doc, "tool", jstr(rep->tool ? rep->tool : "eptflush"));
 		ok = ok && put(doc, "version", json_integer(EPTF_REPORT_VERSION));
 		/* set_new takes the references even on failure; clear them here */
 		ok = ok && put(doc, "inputs", inputs);

@@ -616,6 +616,8 @@ static void test_indirect(void **state)
 	assert_int_equal(fp->items[0].gfn, 0x101);
 	assert_int_equal(fp->items[1].gfn, 0x102);
 	assert_int_equal(fp->items[2].gfn, 0x103);
+	for (size_t k = 0; k < 3; k++)
+		assert_int_equal(fp->items[k].site, EPTF_SITE_WP_GFN);
 	done(t);
 	expect_xlate(t, ihpa, 5, FRAME0 + 0x505, 1, true);
 	expect_xlate(t, dhpa, 0x103, FRAME0 + 0x103, 1, false);

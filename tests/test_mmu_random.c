@@ -152,8 +152,11 @@ static void check_fp(const struct eptf_flush_point *fp, uint64_t op_index)
 	for (size_t a = 0; a < fp->nroots; a++)
 		for (size_t b = a + 1; b < fp->nroots; b++)
 			assert_true(fp->roots[a].hpa != fp->roots[b].hpa);
+	assert_int_equal(fp->items[0].site, fp->site);
 	for (size_t k = 0; k < fp->nitems; k++) {
 		const struct eptf_inval *it = &fp->items[k];
+		assert_true(it->site > EPTF_SITE_NONE && it->site < EPTF_SITE_COUNT);
+		assert_int_equal(it->kind == EPTF_INV_SP, it->site == EPTF_SITE_COMMIT_ZAP);
 		assert_true(it->sp_level >= 1 && it->sp_level <= 4);
 		if (it->kind == EPTF_INV_SP) {
 			assert_int_equal(it->pages, EPTF_PAGES_PER_LEVEL(it->sp_level + 1));

@@ -81,6 +81,10 @@ struct eptf_inval {
 	bool last_level;    /* sp->last_level as seed V2 keeps it (set by the last set_spte) */
 	bool leaf;          /* SPTE: it was a leaf (false: a link to a child page) */
 	bool huge;          /* SPTE: a leaf above level 1 */
+	uint8_t site;       /* enum eptf_site of the KVM code that made this change; differs from
+			     * fp->site only when one op changed things under several sites (a fault
+			     * that splits, collapses or shadows a guest table: KVM flushes each of
+			     * those on its own, the model reports one flush point) */
 	uint16_t index;     /* SPTE: index in its page */
 	uint64_t sp_gfn;    /* sp->gfn: first gfn (direct) or the guest table's gfn (indirect) */
 	uint64_t sp_base;   /* first input page the page maps (== sp_gfn for direct pages) */

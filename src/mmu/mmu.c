@@ -588,6 +588,7 @@ static struct eptf_inval *item_new(struct eptf_mmu *m, enum eptf_site site)
 		m->site = site;
 	struct eptf_inval *it = &m->items[m->nitems++];
 	memset(it, 0, sizeof(*it));
+	it->site = (uint8_t)site;
 	return it;
 }
 

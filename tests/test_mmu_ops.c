@@ -455,6 +455,35 @@ static void test_dirty_log(void **state)
 	expect_xlate(t, hpa, 0x600, FRAME0 + 0x600, 2, true);
 }
 
+static void test_dirty_log_slot_created_logging(void **state)
+{
+	struct t *t = *state;
+	basic(t);
+	uint64_t hpa = eptf_mmu_vcpu_root(t->m, 0);
+	/* 100 pages, logging from the start: the last word of the bitmap is partial */
+	assert_int_equal(apply(t, EPTF_OP_SLOT_ADD, 0, 5, 0, EPTF_SLOTF_DIRTY_LOG, SLOT0_PAGES, 100, 0x50000000), 0);
+	assert_int_equal(apply(t, EPTF_OP_MAP, 0, 0, 3, 0, SLOT0_PAGES + 70, 0, 0), 0);
+	expect_xlate(t, hpa, SLOT0_PAGES + 70, 0x50046, 1, false); /* read fault: 4 KiB, read-only */
+	assert_int_equal(apply(t, EPTF_OP_ACCESS, 0, 0, 0, EPTF_OPF_WRITE, SLOT0_PAGES + 70, 0, 0), 0);
+	assert_true(t->res.faulted);
+	assert_int_equal(apply(t, EPTF_OP_ACCESS, 0, 0, 0, EPTF_OPF_WRITE, SLOT0_PAGES + 99, 0, 0), 0);
+	assert_true(t->res.faulted);
+	expect_xlate(t, hpa, SLOT0_PAGES + 99, 0x50063, 1, true);
+	/* bits past the end of the slot are ignored */
+	assert_int_equal(apply(t, EPTF_OP_CLEAR_DIRTY_LOG, 0, 5, 0, 0, 64, 0, ~0ull), 0);
+	assert_int_equal(t->res.dirty_pages, 2);
+	assert_int_equal(t->res.fp.nitems, 2);
+	assert_int_equal(t->res.fp.slot, 5);
+	assert_int_equal(t->res.fp.slot_base_gfn, SLOT0_PAGES);
+	assert_int_equal(t->res.fp.slot_npages, 100);
+	assert_int_equal(t->res.fp.items[0].gfn, SLOT0_PAGES + 70);
+	assert_int_equal(t->res.fp.items[1].gfn, SLOT0_PAGES + 99);
+	done(t);
+	expect_xlate(t, hpa, SLOT0_PAGES + 99, 0x50063, 1, false);
+	assert_int_equal(apply(t, EPTF_OP_GET_DIRTY_LOG, 0, 5, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(t->res.dirty_pages, 0);
+}
+
 static void test_wp_gfn(void **state)
 {
 	struct t *t = *state;
@@ -841,6 +870,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prepare_commit_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zap_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dirty_log_slot_created_logging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wp_gfn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmap_hva, setup, teardown),

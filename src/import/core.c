@@ -23,6 +23,9 @@
 #define IMP_MAX_SLOTS 4096
 #define IMP_GETS 8
 #define IMP_SYNCS 64
+/* the reorder window after a sync (see sync_window_open) */
+#define WIN_MAX_OPS 8192
+#define WIN_MAX_EVENTS 100000
 
 /* Pages an SPTE of @level maps (KVM_PAGES_PER_HPAGE), levels 1..5. */
 static uint64_t level_pages(unsigned level)
@@ -109,6 +112,20 @@ struct imp {
 	bool begun;
 	unsigned nr_vcpus;
 	bool ended;
+	/*
+	 * The reorder window: ops after a SYNC are held back so that a guest
+	 * entry of a synced table, learned from a later walk, can be written
+	 * before the SYNC (where the guest wrote it), see sync_window_open().
+	 */
+	bool win;
+	struct qent {
+		struct eptf_op op;
+		char *comment; /* a comment line instead of an op */
+	} *q;
+	size_t qn, qcap, q_sync_pos;
+	uint64_t win_tables[IMP_SYNCS];
+	unsigned win_ntables;
+	uint64_t win_events;
 	bool saw_tdp;
 	char why_buf[256];     /* the reason emit() refused an op */          /* kvm_tdp_mmu_spte_changed seen: it, not set_spte, says what TDP maps */
 	struct imp_map tasks;  /* pid -> struct task */
@@ -213,6 +230,59 @@ static int begin(struct imp *imp)
 	return 0;
 }
 
+/* Hold @op (or comment @text) in the window at position @pos. */
+static int q_insert(struct imp *imp, const struct eptf_op *op, const char *text, size_t pos)
+{
+	if (imp->qn == imp->qcap) {
+		size_t ncap = imp->qcap ? imp->qcap * 2 : 64;
+		struct qent *n = realloc(imp->q, ncap * sizeof(*n));
+		if (!n)
+			return EPTF_ENOMEM;
+		imp->q = n;
+		imp->qcap = ncap;
+	}
+	struct qent e = { .comment = NULL };
+	if (op) {
+		e.op = *op;
+	} else {
+		size_t l = strlen(text) + 1;
+		if (!(e.comment = malloc(l)))
+			return EPTF_ENOMEM;
+		memcpy(e.comment, text, l);
+	}
+	memmove(imp->q + pos + 1, imp->q + pos, (imp->qn - pos) * sizeof(*imp->q));
+	imp->q[pos] = e;
+	imp->qn++;
+	return 0;
+}
+
+/* Close the window: everything held goes out in order. */
+static int win_flush(struct imp *imp)
+{
+	int err = 0;
+	imp->win = false;
+	for (size_t i = 0; i < imp->qn; i++) {
+		struct qent *e = &imp->q[i];
+		if (!err) {
+			if (e->comment)
+				err = imp->sink.comment ? imp->sink.comment(imp->sink.ctx, e->comment) : 0;
+			else
+				err = imp->sink.op ? imp->sink.op(imp->sink.ctx, &e->op) : 0;
+		}
+		free(e->comment);
+	}
+	imp->qn = 0;
+	return err;
+}
+
+static bool win_has_table(const struct imp *imp, uint64_t gfn)
+{
+	for (unsigned i = 0; i < imp->win_ntables; i++)
+		if (imp->win_tables[i] == gfn)
+			return true;
+	return false;
+}
+
 static int emit(struct imp *imp, const struct eptf_op *op)
 {
 	int err = begin(imp);
@@ -225,6 +295,10 @@ static int emit(struct imp *imp, const struct eptf_op *op)
 		return EPTF_EPARSE;
 	}
 	imp->st->ops[op->kind]++;
+	if (imp->win && imp->qn < WIN_MAX_OPS)
+		return q_insert(imp, op, NULL, imp->qn);
+	if (imp->win && (err = win_flush(imp)))
+		return err;
 	return imp->sink.op ? imp->sink.op(imp->sink.ctx, op) : 0;
 }
 
@@ -232,6 +306,10 @@ static int emit_comment(struct imp *imp, const char *text)
 {
 	int err = begin(imp);
 	if (err)
+		return err;
+	if (imp->win && imp->qn < WIN_MAX_OPS)
+		return q_insert(imp, NULL, text, imp->qn);
+	if (imp->win && (err = win_flush(imp)))
 		return err;
 	return imp->sink.comment ? imp->sink.comment(imp->sink.ctx, text) : 0;
 }
@@ -337,6 +415,19 @@ static int gpt_set(struct imp *imp, uint64_t table, unsigned idx, uint64_t pte)
 	g->known[idx / 64] |= 1ull << (idx % 64);
 	g->pte[idx] = pte;
 	struct eptf_op op = { .kind = EPTF_OP_GPT_WRITE, .addr = table, .count = idx, .value = pte };
+	if (imp->win && win_has_table(imp, table) && imp->qn < WIN_MAX_OPS &&
+	    eptf_op_validate(&op, NULL, 0) == 0) {
+		/*
+		 * A synced table has not been written since its sync (a write
+		 * would have unsynced it and closed the window): the guest
+		 * made this change before the sync, which is what KVM's sync
+		 * saw. Write it before the SYNC.
+		 */
+		imp->st->ops[op.kind]++;
+		int err = q_insert(imp, &op, NULL, imp->q_sync_pos);
+		imp->q_sync_pos++;
+		return err;
+	}
 	return emit(imp, &op);
 }
 
@@ -362,6 +453,8 @@ static int run_close(struct imp *imp)
 	}
 	if (imp->run_nsync || imp->run_sync_overflow) {
 		struct task *t = task_get(imp, imp->run_pid);
+		unsigned nsync = imp->run_nsync;
+		const uint64_t *syncs = imp->run_syncs;
 		imp->run_nsync = 0;
 		imp->run_sync_overflow = false;
 		if (!t)
@@ -369,7 +462,20 @@ static int run_close(struct imp *imp)
 		unsigned v = task_vcpu(imp, t);
 		if (imp->vcpus[v].has_root) {
 			struct eptf_op op = { .kind = EPTF_OP_SYNC, .vcpu = v };
-			err = emit(imp, &op);
+			if (imp->win && (err = win_flush(imp)))
+				return err;
+			if ((err = begin(imp)))
+				return err;
+			imp->st->ops[op.kind]++;
+			/* open the window: the SYNC is its first entry */
+			if ((err = q_insert(imp, &op, NULL, 0)))
+				return err;
+			imp->win = true;
+			imp->q_sync_pos = 0;
+			imp->win_events = 0;
+			imp->win_ntables = 0;
+			for (unsigned i = 0; i < nsync; i++)
+				imp->win_tables[imp->win_ntables++] = (syncs[i] & ~(1ull << 63)) >> 20;
 		} else {
 			imp->st->unplaced[EPTF_IEV_SYNC_PAGE]++;
 		}
@@ -1048,6 +1154,17 @@ static int feed(struct imp *imp, const struct imp_ev *ev, const char **why)
 		imp->st->after_end++;
 		return 0;
 	}
+	if (imp->win) {
+		/* a write to a synced table (unsync), its zap, or a long wait ends the window */
+		bool close = ++imp->win_events > WIN_MAX_EVENTS;
+		if ((ev->kind == EPTF_IEV_UNSYNC_PAGE || ev->kind == EPTF_IEV_PREPARE_ZAP) &&
+		    win_has_table(imp, ev->gfn))
+			close = true;
+		if (ev->kind == EPTF_IEV_MARKER && strncmp(ev->text, "end", 3) == 0)
+			close = true;
+		if (close && (err = win_flush(imp)))
+			return err;
+	}
 	struct task *t = task_get(imp, ev->pid);
 	if (!t)
 		return EPTF_ENOMEM;
@@ -1170,6 +1287,8 @@ int imp_finish(struct imp *imp)
 	}
 	if ((err = run_close(imp)))
 		return err;
+	if (imp->win && (err = win_flush(imp)))
+		return err;
 	return begin(imp);
 }
 
@@ -1212,6 +1331,9 @@ void imp_destroy(struct imp *imp)
 	free(imp->live.vals);
 	free(imp->seen.keys);
 	free(imp->seen.vals);
+	for (size_t i = 0; i < imp->qn; i++)
+		free(imp->q[i].comment);
+	free(imp->q);
 	free(imp->slots);
 	free(imp->cpu_ts);
 	free(imp);

@@ -143,7 +143,7 @@ static void check_op(struct checker *c, const struct eptf_op *op, uint64_t i)
 	struct stats *st = &c->st;
 	char line[EPTF_TRACE_MAX_LINE + 1], detail[256];
 	struct slotinfo *s;
-	uint64_t gfn;
+	uint64_t gfn = 0;
 	int n;
 
 	if (eptf_op_validate(op, detail, sizeof(detail)))
@@ -266,7 +266,8 @@ static void check_op(struct checker *c, const struct eptf_op *op, uint64_t i)
 		uint64_t pages = EPTF_PAGES_PER_LEVEL(op->level);
 		if (op->addr % pages || !range_in_one_slot(c, op->addr, pages))
 			fail_op(op, i, "map not aligned or not inside one slot");
-		if (op->level > 1 && (slot_of(c, op->addr)->flags & EPTF_SLOTF_DIRTY_LOG))
+		s = slot_of(c, op->addr);
+		if (op->level > 1 && s && (s->flags & EPTF_SLOTF_DIRTY_LOG))
 			fail_op(op, i, "huge map in a dirty-logged slot");
 		{
 			uint8_t *gv = set_slot(&c->gigs, op->addr / GIG, op->level == 3);

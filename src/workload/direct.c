@@ -377,6 +377,11 @@ void wl_burst_migrate(struct eptf_workload *w)
 	}
 	for (uint64_t j = 0; j < n;) {
 		const struct wl_slot *s = wl_slot_of(w, w->dirty[j]);
+
+		if (!s) { /* cannot happen: every dirtied page came from the working set */
+			j++;
+			continue;
+		}
 		uint64_t first = (w->dirty[j] - s->base) & ~63ull, mask = 0;
 
 		while (j < n && w->dirty[j] >= s->base + first && w->dirty[j] < s->base + first + 64)
@@ -403,6 +408,9 @@ void wl_burst_age(struct eptf_workload *w)
 
 	for (uint64_t g = base; g < base + pages;) {
 		const struct wl_slot *s = wl_slot_of(w, g);
+
+		if (!s)
+			break; /* cannot happen: windows lie in RAM slots */
 		uint64_t end = s->base + s->npages < base + pages ? s->base + s->npages : base + pages;
 
 		e_hva(w, EPTF_OP_CLEAR_YOUNG, g, end - g);

@@ -127,6 +127,10 @@ struct imp {
 	unsigned win_ntables;
 	uint64_t win_events;
 	bool saw_tdp;
+	/* a memslot-delete marker whose slot_delete waits for the zap_all_fast that follows */
+	bool pend_del, pend_del_after_zap;
+	uint32_t pend_del_slot;
+	int pend_del_pid;
 	char why_buf[256];     /* the reason emit() refused an op */          /* kvm_tdp_mmu_spte_changed seen: it, not set_spte, says what TDP maps */
 	struct imp_map tasks;  /* pid -> struct task */
 	struct imp_map stabs;  /* pa page -> struct stab */
@@ -981,6 +985,16 @@ static int need(const char *args, const char *key, uint64_t *out, const char **w
 	return EPTF_EPARSE;
 }
 
+/* Emit a held-back slot_delete. */
+static int del_flush(struct imp *imp)
+{
+	if (!imp->pend_del)
+		return 0;
+	imp->pend_del = false;
+	struct eptf_op op = { .kind = EPTF_OP_SLOT_DELETE, .slot = imp->pend_del_slot };
+	return emit(imp, &op);
+}
+
 static int on_marker(struct imp *imp, const struct imp_ev *ev, const char **why)
 {
 	const char *s = ev->text;
@@ -1049,9 +1063,17 @@ static int on_marker(struct imp *imp, const struct imp_ev *ev, const char **why)
 			return EPTF_EPARSE;
 		}
 		*sl = imp->slots[--imp->nslots];
-		struct eptf_op op = { .kind = EPTF_OP_SLOT_DELETE, .slot = (uint32_t)id };
-		if ((err = emit(imp, &op)))
+		if ((err = del_flush(imp)))
 			return err;
+		/*
+		 * Held back: if the ioctl zaps everything with
+		 * kvm_mmu_zap_all_fast (it does on these kernels), that zap's
+		 * commit is the flush and the slot_delete comes after it.
+		 */
+		imp->pend_del = true;
+		imp->pend_del_after_zap = false;
+		imp->pend_del_slot = (uint32_t)id;
+		imp->pend_del_pid = ev->pid;
 	} else if (VERB("memslot-flags")) {
 		if ((err = begin(imp)))
 			return err;
@@ -1097,7 +1119,7 @@ static int on_marker(struct imp *imp, const struct imp_ev *ev, const char **why)
 		if ((err = emit_comment(imp, buf)))
 			return err;
 	} else if (VERB("end")) {
-		if ((err = run_close(imp)))
+		if ((err = run_close(imp)) || (err = del_flush(imp)))
 			return err;
 		imp->ended = true;
 	} else {
@@ -1180,6 +1202,13 @@ static int feed(struct imp *imp, const struct imp_ev *ev, const char **why)
 	if (ev->kind != EPTF_IEV_TDP_SPTE_CHANGED && ev->kind != EPTF_IEV_SPLIT_HUGE_PAGE)
 		t->implied = ev->kind == EPTF_IEV_UNMAP_HVA_RANGE || ev->kind == EPTF_IEV_AGE_HVA ||
 			     (ev->kind == EPTF_IEV_MARKER && strncmp(ev->text, "memslot", 7) == 0);
+	if (imp->pend_del && imp->pend_del_pid == ev->pid) {
+		if (ev->kind == EPTF_IEV_ZAP_ALL_FAST)
+			imp->pend_del_after_zap = true;
+		else if (!(imp->pend_del_after_zap && ev->kind == EPTF_IEV_PREPARE_ZAP) &&
+			 (err = del_flush(imp)))
+			return err;
+	}
 	if (t->walking && ev->kind != EPTF_IEV_PAGING_ELEMENT) {
 		if ((err = walk_finish(imp, t)))
 			return err;
@@ -1285,7 +1314,7 @@ int imp_finish(struct imp *imp)
 		if (t && t != IMP_MAP_TOMB && t->walking && (err = walk_finish(imp, t)))
 			return err;
 	}
-	if ((err = run_close(imp)))
+	if ((err = run_close(imp)) || (err = del_flush(imp)))
 		return err;
 	if (imp->win && (err = win_flush(imp)))
 		return err;

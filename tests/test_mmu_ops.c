@@ -178,6 +178,10 @@ static void test_map_direct(void **state)
 	expect_xlate(t, hpa, 0x80000 + 0x3ffff, FRAME0 + 0xbffff, 3, true);
 	assert_int_equal(stats(t).mapped_4k, 513 + 262144);
 
+	/* no such root, or an input page past 4-level reach */
+	expect_unmapped(t, hpa + 0x1000, 0x1234);
+	expect_unmapped(t, 0, 0x1234);
+	expect_unmapped(t, hpa, (1ull << 36) + 0x1234);
 	/* outside every memslot: refused, nothing changes */
 	st = stats(t);
 	assert_int_equal(apply(t, EPTF_OP_MAP, 0, 0, 1, 0, SLOT0_PAGES + 5, 0, 0), EPTF_EINVAL);

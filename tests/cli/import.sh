@@ -37,7 +37,11 @@ for f in "$D"/real-*.txt "$D"/synth-*.txt; do
 	expect_rc 0 "import $n" -- "$E" import "$f" -o "$tmp/$n.trace"
 	[ -s "$tmp/$n.trace" ] || { fail "$n: no output"; continue; }
 	grep -q "^used\|kvm_mmu\|marker" "$tmp/err" || fail "$n: no statistics on stderr"
-	cmp -s "$tmp/$n.trace" "$D/$n.expected" || fail "$n: output differs from $n.expected"
+	if [ -e "$D/$n.expected" ]; then
+		cmp -s "$tmp/$n.trace" "$D/$n.expected" || fail "$n: output differs from $n.expected"
+	else
+		echo "note: $n has no $n.expected yet; imported and checked only"
+	fi
 	ops=$(grep -cv '^#' "$tmp/$n.trace")
 	[ "$ops" -gt 6 ] || fail "$n: only $ops lines"
 	if "$E" check --help >/dev/null 2>&1; then

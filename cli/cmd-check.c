@@ -26,7 +26,10 @@
 /* What one strategy's lane collected: the first violations and errors, and counts. */
 struct lane_log {
 	struct eptf_violation *v;
+	uint64_t *vcpus;        /* per listed violation: vCPUs (bits 0-63) on that root then */
 	size_t nv, maxv;
+	const struct cmp_lane *lane; /* its replay, to ask the L1 model which vCPUs use a root */
+	unsigned nr_vcpus;
 	char *err[CHECK_MAX_ERRORS];
 	size_t nerr;
 	bool oom;
@@ -36,8 +39,20 @@ static void on_violation(void *ctx, const struct eptf_violation *v)
 {
 	struct lane_log *log = ctx;
 
-	if (log->nv < log->maxv)
-		log->v[log->nv++] = *v;
+	if (log->nv >= log->maxv)
+		return;
+	/*
+	 * The violation names a root, not a vCPU (several may share it): the
+	 * vCPUs whose current root it is at this flush point are the ones that
+	 * could use the stale entry.
+	 */
+	uint64_t mask = 0;
+	const struct eptf_mmu *mmu = log->lane->r ? eptf_replay_mmu(log->lane->r) : NULL;
+	for (unsigned c = 0; mmu && c < log->nr_vcpus && c < 64; c++)
+		if (eptf_mmu_vcpu_root(mmu, c) == v->root_hpa)
+			mask |= 1ull << c;
+	log->vcpus[log->nv] = mask;
+	log->v[log->nv++] = *v;
 }
 
 static void on_error(void *ctx, uint64_t op, const char *msg)
@@ -64,13 +79,23 @@ static const char *level_size(unsigned level)
 	}
 }
 
-static void print_violation(const struct eptf_violation *v)
+static void print_violation(const struct eptf_violation *v, uint64_t vcpus)
 {
 	const char *site = eptf_site_name(v->site);
 
-	printf("  op %llu (%s): root %#llx, input page %#llx: cached %s %s -> frame %#llx %s%s, ",
-	       (unsigned long long)v->op_index, site ? site : "?", (unsigned long long)v->root_hpa,
-	       (unsigned long long)v->cached.addr, v->cached.in_tlb ? "TLB" : "EPT02", level_size(v->cached.level),
+	printf("  op %llu (%s): root %#llx", (unsigned long long)v->op_index, site ? site : "?",
+	       (unsigned long long)v->root_hpa);
+	if (vcpus) {
+		const char *sep = " (vCPU ";
+		for (unsigned c = 0; c < 64; c++)
+			if (vcpus & (1ull << c)) {
+				printf("%s%u", sep, c);
+				sep = ",";
+			}
+		putchar(')');
+	}
+	printf(", input page %#llx: cached %s %s -> frame %#llx %s%s, ", (unsigned long long)v->cached.addr,
+	       v->cached.in_tlb ? "TLB" : "EPT02", level_size(v->cached.level),
 	       (unsigned long long)v->cached.frame, v->cached.writable ? "w" : "-",
 	       v->cached.executable ? "x" : "-");
 	if (v->mapped)
@@ -167,7 +192,10 @@ static int run(int argc, char **argv)
 		lanes[i].on_error = on_error;
 		lanes[i].ctx = &logs[i];
 		logs[i].maxv = (size_t)maxv;
-		if (maxv && !(logs[i].v = calloc((size_t)maxv, sizeof(*logs[i].v)))) {
+		logs[i].lane = &lanes[i];
+		logs[i].nr_vcpus = in.nr_vcpus;
+		if (maxv && (!(logs[i].v = calloc((size_t)maxv, sizeof(*logs[i].v))) ||
+			     !(logs[i].vcpus = calloc((size_t)maxv, sizeof(*logs[i].vcpus))))) {
 			rc = cli_fail(o.cmd, "out of memory");
 			goto out_logs;
 		}
@@ -192,7 +220,7 @@ static int run(int argc, char **argv)
 			       eptf_report_fmt_u64(r->m.errors, b, sizeof(b)),
 			       r->correct ? "  ** a correct strategy must show none **" : " (not a correct strategy)");
 			for (size_t k = 0; k < log->nv; k++)
-				print_violation(&log->v[k]);
+				print_violation(&log->v[k], log->vcpus[k]);
 			if (r->m.stale_violations > log->nv)
 				printf("  ... and %s more\n",
 				       eptf_report_fmt_u64(r->m.stale_violations - log->nv, a, sizeof(a)));
@@ -209,6 +237,7 @@ out_logs:
 	cmp_input_close(&in);
 	for (size_t i = 0; i < n; i++) {
 		free(logs[i].v);
+		free(logs[i].vcpus);
 		for (size_t k = 0; k < logs[i].nerr; k++)
 			free(logs[i].err[k]);
 	}

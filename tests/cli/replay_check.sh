@@ -38,7 +38,8 @@ done
 for t in seed-defect1 seed-defect2; do
 	if run 1 "check seed-v2 on $t" "$E" check --strategy seed-v2 "$D/$t.trace"; then
 		grep -q "seed-v2 on .*$t.trace: [0-9,]* stale violations" "$T/out" || fail "$t: no summary: $(cat "$T/out")"
-		grep -Eq "^  op [0-9]+ \(commit_zap\): root 0x[0-9a-f]+, input page 0x[0-9a-f]+: cached .* now " "$T/out" ||
+		# one vCPU, root loaded by it: the vCPU is named
+		grep -Eq "^  op [0-9]+ \(commit_zap\): root 0x[0-9a-f]+ \(vCPU 0\), input page 0x[0-9a-f]+: cached .* now " "$T/out" ||
 			fail "$t: violation lines lack op/site/root/page/translations: $(cat "$T/out")"
 	fi
 	run 0 "check list on $t" "$E" check --strategy list "$D/$t.trace"

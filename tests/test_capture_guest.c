@@ -145,6 +145,7 @@ struct walk {
 	bool present;
 	bool user;  /* U=1 at every level */
 	bool write; /* W=1 at every level */
+	bool huge;  /* a 2 MiB page */
 	uint64_t gpa;
 };
 
@@ -164,7 +165,14 @@ static struct walk walk(const uint8_t *sys, uint64_t cr3, uint64_t gva)
 			return (struct walk){0};
 		w.user = w.user && (e & EPTF_PTE_U);
 		w.write = w.write && (e & EPTF_PTE_W);
-		assert_false(e & (1ull << 7)); /* no huge pages: 4 KiB leaves only */
+		/* only the huge slot uses 2 MiB pages (PS in a PDE) */
+		assert_true(!(e & EPTF_PTE_PS) || level == 2);
+		if (e & EPTF_PTE_PS) {
+			w.present = true;
+			w.huge = true;
+			w.gpa = (e & EPTF_PTE_FRAME & ~0x1fffffull) | (gva & 0x1fffff);
+			return w;
+		}
 		table = e & EPTF_PTE_FRAME;
 	}
 	w.present = true;
@@ -220,6 +228,15 @@ static void test_guest_page_tables(void **state)
 	assert_int_equal(rd64(sys + EPTF_G_PD_ALIAS + 8 * 2) & EPTF_PTE_FRAME, EPTF_G_PT_ALIAS);
 	assert_int_equal(rd64(sys + EPTF_G_PT_ALIAS + 8 * 5) & EPTF_PTE_FRAME,
 			 EPTF_G_DATA + (2ull << 20) + 0x5000);
+	/* the huge slot: 2 MiB pages, 1:1, user-writable; nothing past it */
+	for (uint64_t gva = EPTF_G_HUGE; gva < EPTF_G_HUGE + EPTF_G_HUGE_SIZE; gva += 0x3000) {
+		w = walk(sys, e.cr3, gva);
+		assert_true(w.present && w.huge && w.user && w.write);
+		assert_int_equal(w.gpa, gva);
+	}
+	assert_false(walk(sys, e.cr3, EPTF_G_HUGE + EPTF_G_HUGE_SIZE).present);
+	assert_false(walk(sys, e.cr3, EPTF_G_HUGE - 0x1000).present);
+	assert_false(walk(sys, e.cr3, EPTF_G_DATA + 0x1000).huge);
 	/* the page tables themselves are user-writable: the program edits them */
 	w = walk(sys, e.cr3, eptf_guest_pte_gpa(EPTF_G_DATA));
 	assert_true(w.present && w.user && w.write);
@@ -318,7 +335,10 @@ static void test_guest_program(void **state)
 	sys = build(EPTF_CAPTURE_ALL, EPTF_G_DATA_MAX, &e);
 	u = sys + EPTF_G_UCODE;
 	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_PHASE), EPTF_CAPTURE_NR);
-	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_MADVISE), 1);
+	/* madvise and huge madvise; dirtylog and huge toggle logging */
+	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_MADVISE), 2);
+	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_DIRTY_ON), 2);
+	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_DIRTY_HARVEST), 5);
 	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_SLOT_RECREATE), 1);
 	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_AGE), 2);
 	free(sys);

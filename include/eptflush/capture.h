@@ -24,6 +24,7 @@ enum eptf_capture_workload {
 	EPTF_CAPTURE_DIRTYLOG,	 /* dirty logging on, write, get/clear dirty log, logging off */
 	EPTF_CAPTURE_MADVISE, /* touch, VMM madvise(MADV_DONTNEED)s half the region, touch again */
 	EPTF_CAPTURE_AGE,     /* touch a working set, VMM idles so that DAMON ages it */
+	EPTF_CAPTURE_HUGE,    /* 2 MiB guest pages on THP: touch, dirty log, madvise part */
 	EPTF_CAPTURE_NR,
 };
 

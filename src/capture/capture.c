@@ -5,6 +5,7 @@
  * guest.c, and the copy of the kernel's trace text up to our end marker.
  */
 #define _GNU_SOURCE /* madvise, MADV_DONTNEED, mount */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -32,6 +33,8 @@
 #define TRACEFS_MOUNT "/sys/kernel/tracing"
 #define SLOT_SYS 0u
 #define SLOT_DATA 1u
+#define SLOT_HUGE 2u
+#define NR_SLOTS 3u
 
 __attribute__((format(printf, 3, 4))) static int fail(char *msg, size_t len, const char *f, ...)
 {
@@ -114,13 +117,20 @@ int eptf_capture_check(char *msg, size_t len)
 
 /* ---- the VM ---- */
 
+/* One guest memslot and the host mapping behind it. */
+struct gslot {
+	uint64_t gpa, size; /* guest-physical base and bytes */
+	uint8_t *hva;	    /* host address of gpa (aligned inside map) */
+	void *map;	    /* what mmap returned, map_len bytes */
+	size_t map_len;
+};
+
 struct vm {
 	int kvm, fd, vcpu;
 	struct kvm_run *run;
 	size_t run_size;
-	uint8_t *sys, *data;
-	uint64_t data_size;
-	uint64_t *bitmap;
+	struct gslot slot[NR_SLOTS]; /* SLOT_SYS, SLOT_DATA, SLOT_HUGE */
+	uint64_t *bitmap;	     /* dirty bitmap, big enough for any slot */
 	bool manual_protect;
 	struct tracefs_instance *inst;
 	FILE *log;
@@ -218,31 +228,47 @@ static int vm_setup_cpu(struct vm *vm, const struct eptf_guest_entry *e, char *m
 	return 0;
 }
 
+/*
+ * Map @size bytes for slot @s at guest-physical @gpa. A huge slot is
+ * aligned to 2 MiB in the host too (KVM maps a 2 MiB SPTE only where gfn
+ * and hva agree modulo 2 MiB) and asks for transparent huge pages; the
+ * others ask for 4 KiB pages, so that KVM maps page by page.
+ */
+static int map_slot(struct gslot *s, uint64_t gpa, uint64_t size, bool huge)
+{
+	const size_t align = huge ? (2u << 20) : 4096u;
+	uintptr_t p;
+
+	s->gpa = gpa;
+	s->size = size;
+	s->map_len = (size_t)size + align - 4096u;
+	s->map = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->map == MAP_FAILED) {
+		s->map = NULL;
+		return -1;
+	}
+	p = ((uintptr_t)s->map + align - 1) & ~(uintptr_t)(align - 1);
+	s->hva = (uint8_t *)p;
+	madvise(s->hva, (size_t)size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	return 0;
+}
+
 /* Map guest memory and build the guest image in it. */
 static int vm_alloc(struct vm *vm, const struct eptf_capture_opts *o, struct eptf_guest_entry *e,
 		    char *msg, size_t len)
 {
 	struct eptf_guest_cfg cfg = {.workloads = o->workloads, .data_bytes = o->memory};
+	uint64_t most = o->memory > EPTF_G_HUGE_SIZE ? o->memory : EPTF_G_HUGE_SIZE;
 	int r;
 
-	vm->sys =
-	    mmap(NULL, EPTF_G_SYS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	vm->data_size = o->memory;
-	vm->data =
-	    mmap(NULL, o->memory, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (vm->sys == MAP_FAILED || vm->data == MAP_FAILED) {
-		vm->sys = vm->sys == MAP_FAILED ? NULL : vm->sys;
-		vm->data = vm->data == MAP_FAILED ? NULL : vm->data;
+	if (map_slot(&vm->slot[SLOT_SYS], 0, EPTF_G_SYS_SIZE, false) ||
+	    map_slot(&vm->slot[SLOT_DATA], EPTF_G_DATA, o->memory, false) ||
+	    map_slot(&vm->slot[SLOT_HUGE], EPTF_G_HUGE, EPTF_G_HUGE_SIZE, true))
 		return fail(msg, len, "mmap guest memory: %s", strerror(errno));
-	}
-	/* 4 KiB host pages: a huge host page would let KVM map 2 MiB at once
-	 * and hide the per-page behaviour we want to record */
-	madvise(vm->sys, EPTF_G_SYS_SIZE, MADV_NOHUGEPAGE);
-	madvise(vm->data, o->memory, MADV_NOHUGEPAGE);
-	r = eptf_guest_build(vm->sys, EPTF_G_SYS_SIZE, &cfg, e);
+	r = eptf_guest_build(vm->slot[SLOT_SYS].hva, EPTF_G_SYS_SIZE, &cfg, e);
 	if (r < 0)
 		return fail(msg, len, "building the guest image: %s", eptf_strerror(r));
-	vm->bitmap = calloc(o->memory / 4096 / 64 + 1, sizeof(uint64_t));
+	vm->bitmap = calloc(most / 4096 / 64 + 1, sizeof(uint64_t));
 	if (!vm->bitmap)
 		return fail(msg, len, "out of memory");
 	return 0;
@@ -269,15 +295,16 @@ static int vm_create(struct vm *vm, const struct eptf_guest_entry *e, char *msg,
 
 	marker(vm, "eptflush: vcpus 1");
 	marker(vm, "eptflush: vcpu 0 tid=%ld", (long)getpid());
-	marker(vm, "eptflush: memslot id=%u gfn=0x0 pages=0x%llx hva=0x%llx flags=0", SLOT_SYS,
-	       (unsigned long long)(EPTF_G_SYS_SIZE >> 12), (unsigned long long)(uintptr_t)vm->sys);
-	if (set_slot(vm, SLOT_SYS, 0, EPTF_G_SYS_SIZE, vm->sys, 0))
-		return fail(msg, len, "KVM_SET_USER_MEMORY_REGION slot 0: %s", strerror(errno));
-	marker(vm, "eptflush: memslot id=%u gfn=0x%llx pages=0x%llx hva=0x%llx flags=0", SLOT_DATA,
-	       (unsigned long long)(EPTF_G_DATA >> 12), (unsigned long long)(vm->data_size >> 12),
-	       (unsigned long long)(uintptr_t)vm->data);
-	if (set_slot(vm, SLOT_DATA, EPTF_G_DATA, vm->data_size, vm->data, 0))
-		return fail(msg, len, "KVM_SET_USER_MEMORY_REGION slot 1: %s", strerror(errno));
+	for (unsigned i = 0; i < NR_SLOTS; i++) {
+		const struct gslot *g = &vm->slot[i];
+
+		marker(vm, "eptflush: memslot id=%u gfn=0x%llx pages=0x%llx hva=0x%llx flags=0", i,
+		       (unsigned long long)(g->gpa >> 12), (unsigned long long)(g->size >> 12),
+		       (unsigned long long)(uintptr_t)g->hva);
+		if (set_slot(vm, i, g->gpa, g->size, g->hva, 0))
+			return fail(msg, len, "KVM_SET_USER_MEMORY_REGION slot %u: %s", i,
+				    strerror(errno));
+	}
 
 	vm->vcpu = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu < 0)
@@ -304,10 +331,9 @@ static void vm_destroy(struct vm *vm)
 		close(vm->fd);
 	if (vm->kvm >= 0)
 		close(vm->kvm);
-	if (vm->sys)
-		munmap(vm->sys, EPTF_G_SYS_SIZE);
-	if (vm->data)
-		munmap(vm->data, vm->data_size);
+	for (unsigned i = 0; i < NR_SLOTS; i++)
+		if (vm->slot[i].map)
+			munmap(vm->slot[i].map, vm->slot[i].map_len);
 	free(vm->bitmap);
 }
 
@@ -332,55 +358,65 @@ struct runstate {
 	bool done;
 };
 
-static int dirty_flags(struct vm *vm, uint32_t flags, char *msg, size_t len)
+/* The guest names slot 1 or 2 for dirty logging and madvise. */
+static struct gslot *guest_slot(struct vm *vm, uint64_t id)
 {
-	marker(vm, "eptflush: memslot-flags id=%u flags=%u", SLOT_DATA, flags);
-	if (set_slot(vm, SLOT_DATA, EPTF_G_DATA, vm->data_size, vm->data, flags))
-		return fail(msg, len, "KVM_SET_USER_MEMORY_REGION (dirty logging %s): %s",
-			    flags ? "on" : "off", strerror(errno));
+	return id == SLOT_DATA || id == SLOT_HUGE ? &vm->slot[id] : NULL;
+}
+
+static int dirty_flags(struct vm *vm, unsigned id, uint32_t flags, char *msg, size_t len)
+{
+	const struct gslot *g = &vm->slot[id];
+
+	marker(vm, "eptflush: memslot-flags id=%u flags=%u", id, flags);
+	if (set_slot(vm, id, g->gpa, g->size, g->hva, flags))
+		return fail(msg, len, "KVM_SET_USER_MEMORY_REGION (slot %u dirty logging %s): %s",
+			    id, flags ? "on" : "off", strerror(errno));
 	return 0;
 }
 
-static int harvest(struct vm *vm, struct runstate *rs, char *msg, size_t len)
+static int harvest(struct vm *vm, struct runstate *rs, unsigned id, char *msg, size_t len)
 {
-	uint64_t pages = vm->data_size >> 12, words = (pages + 63) / 64;
-	struct kvm_dirty_log dl = {.slot = SLOT_DATA, .dirty_bitmap = vm->bitmap};
+	uint64_t pages = vm->slot[id].size >> 12, words = (pages + 63) / 64;
+	struct kvm_dirty_log dl = {.slot = id, .dirty_bitmap = vm->bitmap};
 
 	memset(vm->bitmap, 0, words * 8);
 	if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &dl))
-		return fail(msg, len, "KVM_GET_DIRTY_LOG: %s", strerror(errno));
-	marker(vm, "eptflush: get-dirty-log id=%u", SLOT_DATA);
+		return fail(msg, len, "KVM_GET_DIRTY_LOG slot %u: %s", id, strerror(errno));
+	marker(vm, "eptflush: get-dirty-log id=%u", id);
 	rs->st->harvests++;
 	for (uint64_t i = 0; i < words; i++)
 		rs->st->dirty_pages += (uint64_t)__builtin_popcountll(vm->bitmap[i]);
 	if (!vm->manual_protect)
 		return 0;
 	{
-		struct kvm_clear_dirty_log cl = {.slot = SLOT_DATA,
+		struct kvm_clear_dirty_log cl = {.slot = id,
 						 .num_pages = (uint32_t)pages,
 						 .first_page = 0,
 						 .dirty_bitmap = vm->bitmap};
 
 		if (ioctl(vm->fd, KVM_CLEAR_DIRTY_LOG, &cl))
-			return fail(msg, len, "KVM_CLEAR_DIRTY_LOG: %s", strerror(errno));
+			return fail(msg, len, "KVM_CLEAR_DIRTY_LOG slot %u: %s", id,
+				    strerror(errno));
 	}
 	for (uint64_t i = 0; i < words; i++)
 		if (vm->bitmap[i])
-			marker(vm, "eptflush: clear-dirty-log id=%u first=0x%llx mask=0x%llx",
-			       SLOT_DATA, (unsigned long long)(i * 64),
-			       (unsigned long long)vm->bitmap[i]);
+			marker(vm, "eptflush: clear-dirty-log id=%u first=0x%llx mask=0x%llx", id,
+			       (unsigned long long)(i * 64), (unsigned long long)vm->bitmap[i]);
 	return 0;
 }
 
 static int command(struct vm *vm, struct runstate *rs, uint32_t cmd, char *msg, size_t len)
 {
 	struct kvm_regs regs;
-	uint64_t a0, a1;
+	uint64_t a0, a1, a2;
+	struct gslot *g;
 
 	if (ioctl(vm->vcpu, KVM_GET_REGS, &regs))
 		return fail(msg, len, "KVM_GET_REGS: %s", strerror(errno));
 	a0 = regs.rsi;
 	a1 = regs.r8;
+	a2 = regs.r9;
 	rs->reply = 0;
 	switch (cmd) {
 	case EPTF_CMD_PHASE:
@@ -400,18 +436,24 @@ static int command(struct vm *vm, struct runstate *rs, uint32_t cmd, char *msg, 
 			rs->reply = 1;
 		return 0;
 	case EPTF_CMD_DIRTY_ON:
-		return dirty_flags(vm, KVM_MEM_LOG_DIRTY_PAGES, msg, len);
 	case EPTF_CMD_DIRTY_OFF:
-		return dirty_flags(vm, 0, msg, len);
 	case EPTF_CMD_DIRTY_HARVEST:
-		return harvest(vm, rs, msg, len);
+		if (!guest_slot(vm, a0))
+			return fail(msg, len, "guest asked for dirty logging on slot %llu",
+				    (unsigned long long)a0);
+		if (cmd == EPTF_CMD_DIRTY_HARVEST)
+			return harvest(vm, rs, (unsigned)a0, msg, len);
+		return dirty_flags(vm, (unsigned)a0,
+				   cmd == EPTF_CMD_DIRTY_ON ? KVM_MEM_LOG_DIRTY_PAGES : 0, msg,
+				   len);
 	case EPTF_CMD_MADVISE:
-		if (a0 > vm->data_size || a1 > vm->data_size - a0 || a0 % 4096 || a1 % 4096)
+		g = guest_slot(vm, a2);
+		if (!g || a0 > g->size || a1 > g->size - a0 || a0 % 4096 || a1 % 4096)
 			return fail(
 			    msg, len,
-			    "guest asked to madvise [0x%llx, +0x%llx) outside its data slot",
-			    (unsigned long long)a0, (unsigned long long)a1);
-		if (madvise(vm->data + a0, a1, MADV_DONTNEED))
+			    "guest asked to madvise [0x%llx, +0x%llx) of slot %llu: outside it",
+			    (unsigned long long)a0, (unsigned long long)a1, (unsigned long long)a2);
+		if (madvise(g->hva + a0, a1, MADV_DONTNEED))
 			return fail(msg, len, "madvise(MADV_DONTNEED): %s", strerror(errno));
 		rs->st->madvised_pages += a1 >> 12;
 		return 0;
@@ -426,15 +468,15 @@ static int command(struct vm *vm, struct runstate *rs, uint32_t cmd, char *msg, 
 		return 0;
 	}
 	case EPTF_CMD_SLOT_RECREATE:
+		g = &vm->slot[SLOT_DATA];
 		marker(vm, "eptflush: memslot-delete id=%u", SLOT_DATA);
-		if (set_slot(vm, SLOT_DATA, EPTF_G_DATA, 0, vm->data, 0))
+		if (set_slot(vm, SLOT_DATA, g->gpa, 0, g->hva, 0))
 			return fail(msg, len, "KVM_SET_USER_MEMORY_REGION (delete slot 1): %s",
 				    strerror(errno));
 		marker(vm, "eptflush: memslot id=%u gfn=0x%llx pages=0x%llx hva=0x%llx flags=0",
-		       SLOT_DATA, (unsigned long long)(EPTF_G_DATA >> 12),
-		       (unsigned long long)(vm->data_size >> 12),
-		       (unsigned long long)(uintptr_t)vm->data);
-		if (set_slot(vm, SLOT_DATA, EPTF_G_DATA, vm->data_size, vm->data, 0))
+		       SLOT_DATA, (unsigned long long)(g->gpa >> 12),
+		       (unsigned long long)(g->size >> 12), (unsigned long long)(uintptr_t)g->hva);
+		if (set_slot(vm, SLOT_DATA, g->gpa, g->size, g->hva, 0))
 			return fail(msg, len, "KVM_SET_USER_MEMORY_REGION (re-create slot 1): %s",
 				    strerror(errno));
 		return 0;
@@ -451,7 +493,7 @@ static int guest_fault(struct vm *vm, uint32_t vector, char *msg, size_t len)
 	if (ioctl(vm->vcpu, KVM_GET_REGS, &regs))
 		return fail(msg, len, "guest exception vector %u (KVM_GET_REGS failed)", vector);
 	if (regs.rsp >= 0x1000 && regs.rsp + sizeof(frame) <= EPTF_G_SYS_SIZE)
-		memcpy(frame, vm->sys + regs.rsp, sizeof(frame));
+		memcpy(frame, vm->slot[SLOT_SYS].hva + regs.rsp, sizeof(frame));
 	return fail(msg, len,
 		    "guest exception vector %u; stack frame %llx %llx %llx %llx (error code if "
 		    "any, then rip, cs, "
@@ -530,9 +572,7 @@ static int vm_run(struct vm *vm, struct runstate *rs, char *msg, size_t len)
 
 static int trace_setup(struct vm *vm, const struct eptf_capture_opts *o, char *msg, size_t len)
 {
-	char name[64], filt[512];
-	uint64_t s0 = (uintptr_t)vm->sys, e0 = s0 + EPTF_G_SYS_SIZE;
-	uint64_t s1 = (uintptr_t)vm->data, e1 = s1 + vm->data_size;
+	char name[64], filt[512], range[NR_SLOTS][2][96];
 	size_t kb = o->buffer_kb ? o->buffer_kb : 65536;
 
 	snprintf(name, sizeof(name), "eptflush-capture-%ld", (long)getpid());
@@ -556,17 +596,20 @@ static int trace_setup(struct vm *vm, const struct eptf_capture_opts *o, char *m
 		return fail(msg, len, "enabling kvmmmu events: %s", strerror(errno));
 	/* notifier events come from any task (kdamond ages everything): keep
 	 * those that overlap the guest's host ranges */
-	snprintf(filt, sizeof(filt),
-		 "(start < 0x%llx && end > 0x%llx) || (start < 0x%llx && end > 0x%llx)",
-		 (unsigned long long)e0, (unsigned long long)s0, (unsigned long long)e1,
-		 (unsigned long long)s1);
+	for (unsigned i = 0; i < NR_SLOTS; i++) {
+		unsigned long long lo = (uintptr_t)vm->slot[i].hva, hi = lo + vm->slot[i].size;
+
+		snprintf(range[i][0], sizeof(range[i][0]), "(start < 0x%llx && end > 0x%llx)", hi,
+			 lo);
+		snprintf(range[i][1], sizeof(range[i][1]), "(hva >= 0x%llx && hva < 0x%llx)", lo,
+			 hi);
+	}
+	static_assert(NR_SLOTS == 3, "the filters name three slots");
+	snprintf(filt, sizeof(filt), "%s || %s || %s", range[0][0], range[1][0], range[2][0]);
 	if (tracefs_event_file_write(vm->inst, "kvm", "kvm_unmap_hva_range", "filter", filt) < 0 ||
 	    tracefs_event_file_write(vm->inst, "kvm", "kvm_age_hva", "filter", filt) < 0)
 		return fail(msg, len, "setting the kvm notifier filters: %s", strerror(errno));
-	snprintf(filt, sizeof(filt),
-		 "(hva >= 0x%llx && hva < 0x%llx) || (hva >= 0x%llx && hva < 0x%llx)",
-		 (unsigned long long)s0, (unsigned long long)e0, (unsigned long long)s1,
-		 (unsigned long long)e1);
+	snprintf(filt, sizeof(filt), "%s || %s || %s", range[0][1], range[1][1], range[2][1]);
 	if (tracefs_event_file_write(vm->inst, "kvm", "kvm_test_age_hva", "filter", filt) < 0)
 		return fail(msg, len, "setting the kvm_test_age_hva filter: %s", strerror(errno));
 	if (tracefs_event_enable(vm->inst, "kvm", "kvm_unmap_hva_range") < 0 ||

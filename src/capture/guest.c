@@ -291,13 +291,19 @@ static void emit_fault_stub(struct eptf_asm *a, unsigned v)
 
 /* ---- the user program ---- */
 
-static void u_request(struct eptf_asm *a, unsigned cmd, uint64_t a0, uint64_t a1)
+static void u_request3(struct eptf_asm *a, unsigned cmd, uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	eptf_asm_mov_imm(a, R_AX, EPTF_STUB_REQUEST);
 	eptf_asm_mov_imm(a, R_DI, cmd);
 	eptf_asm_mov_imm(a, R_SI, a0);
 	eptf_asm_mov_imm(a, R_8, a1);
+	eptf_asm_mov_imm(a, R_9, a2);
 	put8(a, 0xcc); /* int3 */
+}
+
+static void u_request(struct eptf_asm *a, unsigned cmd, uint64_t a0, uint64_t a1)
+{
+	u_request3(a, cmd, a0, a1, 0);
 }
 
 static void u_stub(struct eptf_asm *a, unsigned op)
@@ -418,19 +424,36 @@ static void u_body(struct eptf_asm *a, unsigned w, uint64_t d, uint64_t m)
 		u_touch(a, d, d + m, 4096, false);
 		break;
 	case EPTF_CAPTURE_DIRTYLOG:
-		u_request(a, EPTF_CMD_DIRTY_ON, 0, 0);
+		u_request(a, EPTF_CMD_DIRTY_ON, 1, 0);
 		u_touch(a, d, d + m, 8192, true);
-		u_request(a, EPTF_CMD_DIRTY_HARVEST, 0, 0);
+		u_request(a, EPTF_CMD_DIRTY_HARVEST, 1, 0);
 		u_touch(a, d + 4096, d + m, 8192, true);
-		u_request(a, EPTF_CMD_DIRTY_HARVEST, 0, 0);
+		u_request(a, EPTF_CMD_DIRTY_HARVEST, 1, 0);
 		u_touch(a, d, d + m, 4096, true);
-		u_request(a, EPTF_CMD_DIRTY_HARVEST, 0, 0);
-		u_request(a, EPTF_CMD_DIRTY_OFF, 0, 0);
+		u_request(a, EPTF_CMD_DIRTY_HARVEST, 1, 0);
+		u_request(a, EPTF_CMD_DIRTY_OFF, 1, 0);
 		u_touch(a, d, d + m, 4096, true);
+		break;
+	case EPTF_CAPTURE_HUGE:
+		/* 2 MiB guest pages over transparent huge pages: KVM can map
+		 * them with 2 MiB SPTEs. Dirty logging write-protects them and
+		 * maps 4 KiB pieces on write faults; turning it off lets them
+		 * be collapsed again; madvise of 1 MiB inside one splits the
+		 * host huge page and unmaps that part */
+		u_touch(a, EPTF_G_HUGE, EPTF_G_HUGE + EPTF_G_HUGE_SIZE, 4096, true);
+		u_request(a, EPTF_CMD_DIRTY_ON, 2, 0);
+		u_touch(a, EPTF_G_HUGE, EPTF_G_HUGE + EPTF_G_HUGE_SIZE, 65536, true);
+		u_request(a, EPTF_CMD_DIRTY_HARVEST, 2, 0);
+		u_touch(a, EPTF_G_HUGE + 4096, EPTF_G_HUGE + EPTF_G_HUGE_SIZE, 65536, true);
+		u_request(a, EPTF_CMD_DIRTY_HARVEST, 2, 0);
+		u_request(a, EPTF_CMD_DIRTY_OFF, 2, 0);
+		u_touch(a, EPTF_G_HUGE, EPTF_G_HUGE + EPTF_G_HUGE_SIZE, 4096, false);
+		u_request3(a, EPTF_CMD_MADVISE, (2ull << 20) + (512ull << 10), 1ull << 20, 2);
+		u_touch(a, EPTF_G_HUGE, EPTF_G_HUGE + EPTF_G_HUGE_SIZE, 4096, true);
 		break;
 	case EPTF_CAPTURE_MADVISE:
 		u_touch(a, d, d + m, 4096, true);
-		u_request(a, EPTF_CMD_MADVISE, 0, m / 2);
+		u_request3(a, EPTF_CMD_MADVISE, 0, m / 2, 1);
 		u_touch(a, d, d + m, 4096, false);
 		u_touch(a, d, d + m, 4096, true);
 		break;
@@ -488,6 +511,9 @@ static_assert(EPTF_G_PT0 + (1 + (EPTF_G_DATA_MAX >> 21)) * 0x1000 <= EPTF_G_SYS_
 static_assert(EPTF_G_DATA + EPTF_G_DATA_MAX <= (1ull << 30), "one PD (1 GiB) maps everything");
 static_assert(EPTF_G_PT0 + (1 + (EPTF_G_DATA_MAX >> 21)) * 0x1000 <= EPTF_G_PT_ALIAS,
 	      "the alias PT and PD lie above the page tables");
+static_assert(EPTF_G_DATA + EPTF_G_DATA_MAX <= EPTF_G_HUGE &&
+		  EPTF_G_HUGE + EPTF_G_HUGE_SIZE <= (1ull << 30),
+	      "the huge slot lies between the data slot's end and 1 GiB");
 static_assert((EPTF_G_ALIAS_CHUNK << 21) == EPTF_G_DATA + (2ull << 20),
 	      "the alias maps the data slot's second 2 MiB, which DATA_MIN covers");
 
@@ -567,6 +593,10 @@ int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg 
 	for (uint64_t i = 0; i < 512; i++)
 		put64le(sys + EPTF_G_PT_ALIAS + 8 * i, ((EPTF_G_ALIAS_CHUNK << 21) + (i << 12)) |
 							   EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U);
+	/* the huge slot: 2 MiB pages straight from the PD */
+	for (uint64_t gpa = EPTF_G_HUGE; gpa < EPTF_G_HUGE + EPTF_G_HUGE_SIZE; gpa += 2ull << 20)
+		put64le(sys + EPTF_G_PD + 8 * (gpa >> 21),
+			gpa | EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U | EPTF_PTE_PS);
 	for (uint64_t gpa = 0x1000; gpa < EPTF_G_DATA + cfg->data_bytes; gpa += 0x1000) {
 		uint64_t pte = gpa | EPTF_PTE_P | EPTF_PTE_W;
 

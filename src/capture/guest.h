@@ -40,6 +40,12 @@
 #define EPTF_G_PT_ALIAS 0x1fe000ull
 #define EPTF_G_ALIAS (1ull << 30)
 #define EPTF_G_ALIAS_CHUNK 2ull
+/*
+ * The huge slot (slot 2): 8 MiB at 768 MiB, mapped by the guest with
+ * 2 MiB pages (PD entries with PS) and backed by transparent huge pages.
+ */
+#define EPTF_G_HUGE 0x30000000ull
+#define EPTF_G_HUGE_SIZE (8ull << 20)
 #define EPTF_G_DATA_MIN (4ull << 20)
 #define EPTF_G_DATA_MAX (512ull << 20)
 
@@ -52,7 +58,7 @@
 #define EPTF_GDT_ENTRIES 10
 
 /* I/O ports of the stub protocol (docs/capture.md). */
-#define EPTF_PORT_CMD 0xe0   /* out: eax = command, rsi/r8 = arguments */
+#define EPTF_PORT_CMD 0xe0   /* out: eax = command, rsi/r8/r9 = arguments */
 #define EPTF_PORT_REPLY 0xe1 /* in: 0 = go on, 1 = stop this workload */
 #define EPTF_PORT_EXIT 0xe2  /* out: the guest is done, hlt follows */
 #define EPTF_PORT_FAULT 0xe3 /* out: eax = exception vector, hlt follows */
@@ -69,11 +75,11 @@ enum eptf_stub_op {
 enum eptf_guest_cmd {
 	EPTF_CMD_PHASE = 1,	    /* rsi = workload: begin it */
 	EPTF_CMD_ROUND = 2,	    /* rsi = workload: a round ended; reply 1 to stop */
-	EPTF_CMD_DIRTY_ON = 3,	    /* slot 1: set KVM_MEM_LOG_DIRTY_PAGES */
-	EPTF_CMD_DIRTY_HARVEST = 4, /* slot 1: KVM_GET_DIRTY_LOG then KVM_CLEAR_DIRTY_LOG */
-	EPTF_CMD_DIRTY_OFF = 5,	    /* slot 1: clear KVM_MEM_LOG_DIRTY_PAGES */
-	EPTF_CMD_MADVISE = 6,	    /* rsi = offset, r8 = bytes in slot 1: MADV_DONTNEED */
-	EPTF_CMD_AGE = 7,	    /* rsi = milliseconds to idle (DAMON ages meanwhile) */
+	EPTF_CMD_DIRTY_ON = 3,	    /* rsi = slot (1 or 2): set KVM_MEM_LOG_DIRTY_PAGES */
+	EPTF_CMD_DIRTY_HARVEST = 4, /* rsi = slot: KVM_GET_DIRTY_LOG then KVM_CLEAR_DIRTY_LOG */
+	EPTF_CMD_DIRTY_OFF = 5,	    /* rsi = slot: clear KVM_MEM_LOG_DIRTY_PAGES */
+	EPTF_CMD_MADVISE = 6, /* rsi = offset, r8 = bytes, r9 = slot (1 or 2): MADV_DONTNEED */
+	EPTF_CMD_AGE = 7,     /* rsi = milliseconds to idle (DAMON ages meanwhile) */
 	EPTF_CMD_SLOT_RECREATE = 8, /* delete slot 1 and create it again at the same place */
 };
 
@@ -83,6 +89,7 @@ enum eptf_guest_cmd {
 #define EPTF_PTE_U (1ull << 2)
 #define EPTF_PTE_A (1ull << 5)
 #define EPTF_PTE_D (1ull << 6)
+#define EPTF_PTE_PS (1ull << 7) /* in a PDE: maps a 2 MiB page */
 #define EPTF_PTE_FRAME 0x000ffffffffff000ull
 
 /* Segment descriptor fields (SDM vol. 3 §3.4.5, figure 3-8). */

@@ -15,7 +15,7 @@
 static const char *const workload_names[EPTF_CAPTURE_NR] = {
     [EPTF_CAPTURE_TOUCH] = "touch",	  [EPTF_CAPTURE_PAGETABLES] = "pagetables",
     [EPTF_CAPTURE_DIRTYLOG] = "dirtylog", [EPTF_CAPTURE_MADVISE] = "madvise",
-    [EPTF_CAPTURE_AGE] = "age",
+    [EPTF_CAPTURE_AGE] = "age",		  [EPTF_CAPTURE_HUGE] = "huge",
 };
 
 const char *eptf_capture_workload_name(unsigned w)

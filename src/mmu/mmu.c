@@ -985,8 +985,8 @@ static int plan_fault(const struct eptf_mmu *m, const struct vcpu *v, uint64_t a
 		/* host frames must be aligned like the gfns (KVM disallows lpages otherwise) */
 		bool ok = b >= s->base && b + PPL(level) <= s->base + s->npages &&
 			  !(((s->hva >> 12) ^ s->base) & (PPL(level) - 1)) && lpage_ok(m, b, level);
-		/* a guest table shadowed on this walk will be write-tracked too */
-		for (unsigned lv = 4; ok && !p->direct && lv > level && lv >= p->glevel; lv--)
+		/* a guest table shadowed on this walk (pages at levels 4..level) will be write-tracked too */
+		for (unsigned lv = 4; ok && !p->direct && lv >= level && lv >= p->glevel; lv--)
 			if (p->table[lv] >= b && p->table[lv] - b < PPL(level))
 				ok = false;
 		if (ok)

@@ -93,6 +93,19 @@ grep -q "eptflush: phase madvise" "$tmp/d.raw" || fail "no phase marker"
 grep -q "kvm_unmap_hva_range" "$tmp/d.raw" || fail "madvise: no kvm_unmap_hva_range"
 grep -q "dirty-log harvests" "$tmp/d.log" || fail "no harvest count printed"
 
+# huge: 2 MiB SPTEs on THP, split into direct 4 KiB shadow pages under dirty logging
+"$E" capture --workload huge --memory 4M --rounds 1 --seconds 5 -o "$tmp/h.trace" --raw "$tmp/h.raw" \
+	>"$tmp/h.log" 2>&1 || fail "huge capture failed: $(tail -5 "$tmp/h.log")"
+grep -q "(0 events could not be placed)" "$tmp/h.log" || fail "huge: $(grep "could not be placed" "$tmp/h.log")"
+grep -q "eptflush: memslot id=2 gfn=0x30000 pages=0x800" "$tmp/h.raw" || fail "huge: no memslot 2 marker"
+grep -q "eptflush: memslot-flags id=2 flags=1" "$tmp/h.raw" || fail "huge: dirty logging not turned on for slot 2"
+grep -q "kvm_mmu_get_page: .* l1 8-byte q0 direct" "$tmp/h.raw" || fail "huge: no direct shadow page"
+if ! grep -q "kvm_mmu_set_spte: .* level 2 at" "$tmp/h.raw"; then
+	# a 2 MiB SPTE needs a transparent huge page behind the slot
+	grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null ||
+		fail "huge: no 2 MiB SPTE (set_spte level 2) although THP is available"
+fi
+
 # --no-import writes only the raw text; importing it afterwards places everything
 "$E" capture --workload touch --memory 4M --rounds 1 --no-import --raw "$tmp/t.raw" >"$tmp/t.log" 2>&1 ||
 	fail "--no-import capture failed"

@@ -816,6 +816,25 @@ static void test_indirect_remap_and_shared_pages(void **state)
 	assert_int_equal(t->res.fp.nitems, 0);
 }
 
+/* A guest huge page that holds the guest's own tables is mapped 4 KiB (lpage_info). */
+static void test_indirect_huge_over_tables(void **state)
+{
+	struct t *t = *state;
+	basic(t);
+	guest_tables(t);
+	gpt(t, 0x102, 2, GP | EPTF_GPTE_HUGE | (0x000ull << 12)); /* gva 0x400.. -> gfn 0.. */
+	assert_int_equal(apply(t, EPTF_OP_ROOT_LOAD, 1, 0, 0, 0, 0x100, 0, 0), 0);
+	uint64_t ihpa = t->res.loaded_root;
+	assert_int_equal(apply(t, EPTF_OP_MAP, 1, 0, 2, EPTF_OPF_WRITE, 0x405, 0, 0), 0);
+	expect_xlate(t, ihpa, 0x405, FRAME0 + 5, 1, true);
+	/* the tables themselves stay read-only through it */
+	assert_int_equal(apply(t, EPTF_OP_MAP, 1, 0, 1, EPTF_OPF_WRITE, 0x502, 0, 0), 0);
+	expect_xlate(t, ihpa, 0x502, FRAME0 + 0x102, 1, false);
+	/* the 2 MiB guest page at 0x800 has no tables in it: mapped 2 MiB */
+	assert_int_equal(apply(t, EPTF_OP_MAP, 1, 0, 2, 0, 0x233, 0, 0), 0);
+	expect_xlate(t, ihpa, 0x233, FRAME0 + 0x833, 2, true);
+}
+
 static void test_refused_ops_change_nothing(void **state)
 {
 	struct t *t = *state;
@@ -881,6 +900,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_remap_and_shared_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_huge_over_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_ops_change_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

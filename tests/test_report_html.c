@@ -166,6 +166,9 @@ static void test_charts(void **state)
 	/* the bound is always drawn in the same dark grey, strategies in palette colours */
 	assert_non_null(strstr(cycles, "data-strategy=\"ideal\" data-value=\"12345\" x=\"200\""));
 	assert_int_equal(count(cycles, "fill=\"#444444\""), 2);
+	/* a strategy keeps its colour across inputs and charts: list is the third strategy */
+	assert_int_equal(count(cycles, "fill=\"#009E73\""), 2);
+	assert_int_equal(count(inv, "fill=\"#009E73\""), 2);
 	for (size_t in = 0; in < 2; in++) {
 		char id[32];
 		snprintf(id, sizeof(id), "chart-flushes-%zu", in);
@@ -173,6 +176,7 @@ static void test_charts(void **state)
 		assert_non_null(lines);
 		assert_int_equal(count(lines, "<polyline class=\"series\""), NSTRAT);
 		assert_int_equal(count(lines, "class=\"legend-item\""), NSTRAT);
+		assert_non_null(strstr(lines, "data-strategy=\"list\" fill=\"none\" stroke=\"#009E73\""));
 		/* bounded: at most 50 sampled points + the origin per series */
 		const char *pts = strstr(lines, "points=\"");
 		assert_non_null(pts);

@@ -39,25 +39,33 @@ static const char *const palette[] = {
 #define IDEAL_COLOR "#444444"
 #define NPALETTE (sizeof(palette) / sizeof(palette[0]))
 
-/* A strategy's colour: by its first appearance in the results, so charts agree. */
+/*
+ * A strategy's colour: by the rank of its first appearance among the
+ * strategies (ideal excluded), so every chart agrees. Strategies repeat per
+ * input, so the distinct names are few: a short array, one pass.
+ */
 static const char *color_of(const struct eptf_report *rep, const char *strategy)
 {
-	size_t idx = 0;
+	const char *seen[NPALETTE];
+	size_t nseen = 0;
 
 	if (!strcmp(strategy, EPTF_IDEAL_NAME))
 		return IDEAL_COLOR;
 	for (size_t i = 0; i < rep->nresults; i++) {
-		if (!strcmp(rep->results[i].strategy, EPTF_IDEAL_NAME))
+		const char *name = rep->results[i].strategy;
+		size_t k = 0;
+
+		if (!strcmp(name, EPTF_IDEAL_NAME))
 			continue;
-		bool seen = false;
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(rep->results[j].strategy, rep->results[i].strategy))
-				seen = true;
-		if (seen)
-			continue;
-		if (!strcmp(rep->results[i].strategy, strategy))
-			return palette[idx % NPALETTE];
-		idx++;
+		while (k < nseen && strcmp(seen[k], name))
+			k++;
+		if (k == nseen) {
+			if (!strcmp(name, strategy))
+				return palette[nseen % NPALETTE];
+			if (nseen == NPALETTE)
+				break; /* more strategies than colours: colours repeat */
+			seen[nseen++] = name;
+		}
 	}
 	return palette[0];
 }

@@ -7,7 +7,7 @@
 
 #include "cli.h"
 
-static void vmsg(const char *cmd, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 2, 0))) vmsg(const char *cmd, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "eptflush %s: ", cmd);
 	vfprintf(stderr, fmt, ap);

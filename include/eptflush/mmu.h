@@ -110,7 +110,9 @@ struct eptf_flush_point {
 	uint64_t op_index;             /* the op number (0-based) in its trace */
 	const struct eptf_inval *items;
 	size_t nitems;
-	const struct eptf_root_ref *roots; /* distinct valid roots loaded by any vCPU */
+	const struct eptf_root_ref *roots; /* distinct valid roots loaded by any vCPU (a root zapped
+					    * by this or an earlier op stays listed until its vCPUs
+					    * reload: they still run on it, docs/model.md) */
 	size_t nroots;
 	/* context the kernel code at the site has */
 	uint32_t slot;                  /* WP_SLOT, DIRTY_LOG, SLOT_REMOVE */

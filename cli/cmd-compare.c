@@ -18,7 +18,9 @@
 
 /*
  * What `eptflush compare` runs with no argument (`make demo`). One constant:
- * when a captured trace ships under data/, point this at it.
+ * when a captured trace ships under data/, point this at it (a path is taken
+ * relative to the working directory; `make demo` runs at the repository
+ * root). The workload options below then no longer apply to the default.
  */
 #define COMPARE_DEFAULT_INPUT CMP_WORKLOAD_PREFIX "mixed"
 /* Workload options for generated inputs unless given: a modest run of a few seconds. */

@@ -294,6 +294,92 @@ static void test_hva_clipping(void **state)
 	assert_int_equal(st.ops[EPTF_OP_SLOT_ADD], 2);
 }
 
+/* A recording sink: op lines as the trace format prints them. */
+struct rec {
+	char lines[64][128];
+	unsigned n;
+};
+
+static int rec_op(void *ctx, const struct eptf_op *op)
+{
+	struct rec *r = ctx;
+	if (r->n < 64 && eptf_op_format(op, r->lines[r->n], sizeof(r->lines[0])) > 0)
+		r->n++;
+	return 0;
+}
+
+static int run_rec(const char *text, struct rec *r, struct eptf_import_stats *st)
+{
+	FILE *f = fmemopen((void *)(uintptr_t)text, strlen(text), "r");
+	assert_non_null(f);
+	static const struct eptf_import_slot slot = { .slot = 0, .base_gfn = 0, .npages = 0x10000,
+						      .hva = 0x7f0000000000ull };
+	struct eptf_import_options o = { .slots = &slot, .nslots = 1 };
+	struct eptf_import_sink sink = { .op = rec_op, .ctx = r };
+	struct eptf_diag d = {{0}};
+	memset(r, 0, sizeof(*r));
+	int err = eptf_import_text(f, "in.txt", &o, &sink, st, &d);
+	fclose(f);
+	if (err)
+		fail_msg("%s", d.msg);
+	return err;
+}
+
+static int line_of(const struct rec *r, const char *prefix)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (strncmp(r->lines[i], prefix, strlen(prefix)) == 0)
+			return (int)i;
+	return -1;
+}
+
+#define W(ts, ev) "  v-9 [000] ..... 2." ts ": " ev "\n"
+#define ROOT W("000001", "kvm_mmu_get_page: sp gen 0 gfn 10 l4 8-byte q0 wux nxe ad root 0 sync new")
+#define WALK(ts, l1)                                                                          \
+	W(ts "0", "kvm_mmu_pagetable_walk: addr 1000 pferr 4 U")                               \
+	W(ts "1", "kvm_mmu_paging_element: pte 11027 level 4")                                \
+	W(ts "2", "kvm_mmu_paging_element: pte 12027 level 3")                                \
+	W(ts "3", "kvm_mmu_paging_element: pte 13027 level 2") W(ts "4", "kvm_mmu_paging_element: pte " l1 " level 1")
+#define SYNC13 W("000300", "kvm_mmu_sync_page: sp gen 0 gfn 13 l1 8-byte q0 wux nxe ad root 0 unsync")
+#define UNSYNC13 W("000400", "kvm_mmu_unsync_page: sp gen 0 gfn 13 l1 8-byte q0 wux nxe ad root 0 sync")
+
+/* A synced table's entry learned later is written before the sync, unless the table was written since. */
+static void test_sync_window(void **state)
+{
+	(void)state;
+	struct rec r;
+	struct eptf_import_stats st;
+	/* walk, sync, walk that shows entry 1 of table 0x13 changed */
+	run_rec(ROOT WALK("00010", "5027") SYNC13 WALK("00050", "6027"), &r, &st);
+	int sync = line_of(&r, "sync"), gw = line_of(&r, "gpt_write table=0x13 index=1 pte=0x6027");
+	assert_true(sync > 0 && gw > 0);
+	assert_true(gw < sync);
+	/* the same, but the guest wrote the table after the sync (unsync): the change stays after */
+	run_rec(ROOT WALK("00010", "5027") SYNC13 UNSYNC13 WALK("00050", "6027"), &r, &st);
+	sync = line_of(&r, "sync");
+	gw = line_of(&r, "gpt_write table=0x13 index=1 pte=0x6027");
+	assert_true(sync > 0 && gw > sync);
+}
+
+/* vCPU numbers: from the marker, else in order of appearance; the vcpus marker sets the header. */
+static void test_vcpu_numbering(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"  vmm-1 [000] ..... 1.000001: tracing_mark_write: eptflush: vcpus 2\n"
+		"  vmm-1 [000] ..... 1.000002: tracing_mark_write: eptflush: vcpu 1 tid=20\n"
+		"  vc-20 [001] ..... 1.000003: kvm_mmu_get_page: sp gen 0 gfn 10 l4 8-byte q0 wux nxe ad root 0 sync new\n"
+		"  vc-30 [000] ..... 1.000004: kvm_mmu_get_page: sp gen 0 gfn 40 l4 8-byte q0 wux nxe ad root 0 sync new\n"
+		"  vc-40 [000] ..... 1.000005: kvm_mmu_get_page: sp gen 0 gfn 50 l4 8-byte q0 wux nxe ad root 0 sync new\n";
+	struct rec r;
+	struct eptf_import_stats st;
+	run_rec(text, &r, &st);
+	assert_int_equal(st.nr_vcpus, 2);
+	assert_true(line_of(&r, "root_load vcpu=1 cr3=0x10") > 0);
+	assert_true(line_of(&r, "root_load vcpu=0 cr3=0x40") > 0);
+	assert_true(line_of(&r, "root_load vcpu=1 cr3=0x50") > 0); /* a third thread wraps around */
+}
+
 static void test_parse_slot(void **state)
 {
 	(void)state;
@@ -342,6 +428,8 @@ int main(void)
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_order_per_cpu_and_other_events),
 		cmocka_unit_test(test_hva_clipping),
+		cmocka_unit_test(test_sync_window),
+		cmocka_unit_test(test_vcpu_numbering),
 		cmocka_unit_test(test_parse_slot),
 		cmocka_unit_test(test_no_partial_output),
 	};

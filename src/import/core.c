@@ -1176,17 +1176,6 @@ static int feed(struct imp *imp, const struct imp_ev *ev, const char **why)
 		imp->st->after_end++;
 		return 0;
 	}
-	if (imp->win) {
-		/* a write to a synced table (unsync), its zap, or a long wait ends the window */
-		bool close = ++imp->win_events > WIN_MAX_EVENTS;
-		if ((ev->kind == EPTF_IEV_UNSYNC_PAGE || ev->kind == EPTF_IEV_PREPARE_ZAP) &&
-		    win_has_table(imp, ev->gfn))
-			close = true;
-		if (ev->kind == EPTF_IEV_MARKER && strncmp(ev->text, "end", 3) == 0)
-			close = true;
-		if (close && (err = win_flush(imp)))
-			return err;
-	}
 	struct task *t = task_get(imp, ev->pid);
 	if (!t)
 		return EPTF_ENOMEM;
@@ -1199,6 +1188,19 @@ static int feed(struct imp *imp, const struct imp_ev *ev, const char **why)
 		if ((err = run_close(imp)))
 			return err;
 	}
+	/* after the run closed: its SYNC may just have opened the window */
+	if (imp->win) {
+		/* a write to a synced table (unsync), its zap, or a long wait ends the window */
+		bool close = ++imp->win_events > WIN_MAX_EVENTS;
+		if ((ev->kind == EPTF_IEV_UNSYNC_PAGE || ev->kind == EPTF_IEV_PREPARE_ZAP) &&
+		    win_has_table(imp, ev->gfn))
+			close = true;
+		if (ev->kind == EPTF_IEV_MARKER && strncmp(ev->text, "end", 3) == 0)
+			close = true;
+		if (close && (err = win_flush(imp)))
+			return err;
+	}
+
 	if (ev->kind != EPTF_IEV_TDP_SPTE_CHANGED && ev->kind != EPTF_IEV_SPLIT_HUGE_PAGE)
 		t->implied = ev->kind == EPTF_IEV_UNMAP_HVA_RANGE || ev->kind == EPTF_IEV_AGE_HVA ||
 			     (ev->kind == EPTF_IEV_MARKER && strncmp(ev->text, "memslot", 7) == 0);

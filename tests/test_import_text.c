@@ -93,7 +93,7 @@ static void test_real_excerpts(void **state)
 {
 	(void)state;
 	static const char *const names[] = { "real-touch", "real-pagetables", "real-dirtylog", "real-madvise",
-					     "real-age", "real-age-damon", "real-floodzap" };
+					     "real-age", "real-age-damon", "real-floodzap", "real-huge" };
 	struct eptf_import_options o = { .format = EPTF_IMPORT_TEXT };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct eptf_import_stats st;

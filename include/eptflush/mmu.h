@@ -110,9 +110,9 @@ struct eptf_flush_point {
 	uint64_t op_index;             /* the op number (0-based) in its trace */
 	const struct eptf_inval *items;
 	size_t nitems;
-	const struct eptf_root_ref *roots; /* distinct valid roots loaded by any vCPU (a root zapped
-					    * by this or an earlier op stays listed until its vCPUs
-					    * reload: they still run on it, docs/model.md) */
+	const struct eptf_root_ref *roots; /* distinct valid roots loaded by any vCPU (a zapped
+					    * root stays listed up to the flush point that frees it:
+					    * its vCPUs still run on it, docs/model.md) */
 	size_t nroots;
 	/* context the kernel code at the site has */
 	uint32_t slot;                  /* WP_SLOT, DIRTY_LOG, SLOT_REMOVE */
@@ -165,7 +165,7 @@ struct eptf_xlate {
 int eptf_mmu_translate(const struct eptf_mmu *mmu, uint64_t root_hpa, uint64_t addr,
 		       struct eptf_xlate *out);
 
-/* The vCPU's current root hpa, 0 if none. */
+/* The vCPU's current root hpa, 0 if none (or its root was zapped and freed, until it reloads). */
 uint64_t eptf_mmu_vcpu_root(const struct eptf_mmu *mmu, unsigned vcpu);
 
 /* Counters an L1 strategy may use (what KVM itself could count). */

@@ -109,6 +109,12 @@ struct vcpu {
 	uint64_t key;  /* direct: address space; indirect: guest CR3 table gfn */
 	bool loaded;
 	bool direct;
+	/*
+	 * Its zapped root has been flushed (by the flush point that frees it)
+	 * and freed: KVM's vCPU handles KVM_REQ_MMU_RELOAD before it enters
+	 * the guest again, so later flushes need not reach the dead root.
+	 */
+	bool retired;
 };
 
 struct vec32 {
@@ -1125,6 +1131,7 @@ static void vcpu_reload(struct eptf_mmu *m, struct vcpu *v, struct eptf_mmu_resu
 	v->root = idx;
 	SP(m, idx)->root_count++;
 	v->hpa = SP(m, idx)->hpa;
+	v->retired = false;
 	res->loaded_root = v->hpa;
 }
 
@@ -1185,6 +1192,7 @@ static int op_root_load(struct eptf_mmu *m, const struct eptf_op *op, struct ept
 	v->direct = nv.direct;
 	v->key = nv.key;
 	v->hpa = SP(m, idx)->hpa;
+	v->retired = false;
 	SP(m, idx)->root_count++;
 	res->loaded_root = v->hpa;
 	return 0;
@@ -1902,7 +1910,7 @@ static size_t collect_roots(struct eptf_mmu *m)
 	for (unsigned v = 0; v < m->nr_vcpus; v++) {
 		const struct vcpu *c = &m->vcpu[v];
 		bool dup = false;
-		if (!c->loaded || !c->hpa)
+		if (!c->loaded || !c->hpa || c->retired)
 			continue;
 		for (size_t k = 0; k < n && !dup; k++)
 			dup = m->rootref[k].hpa == c->hpa;
@@ -2015,8 +2023,13 @@ void eptf_mmu_finish(struct eptf_mmu *m)
 {
 	if (!m)
 		return;
-	for (size_t k = 0; k < m->tofree.n; k++)
+	for (size_t k = 0; k < m->tofree.n; k++) {
+		const struct sp *sp = SP(m, m->tofree.v[k]);
+		for (unsigned v = 0; sp->level == 4 && v < m->nr_vcpus; v++)
+			if (m->vcpu[v].root == NIL && m->vcpu[v].loaded && m->vcpu[v].hpa == sp->hpa)
+				m->vcpu[v].retired = true;
 		sp_release(m, m->tofree.v[k]);
+	}
 	m->tofree.n = 0;
 	m->nitems = 0;
 	m->site = EPTF_SITE_NONE;
@@ -2049,7 +2062,7 @@ int eptf_mmu_translate(const struct eptf_mmu *m, uint64_t root_hpa, uint64_t add
 
 uint64_t eptf_mmu_vcpu_root(const struct eptf_mmu *m, unsigned vcpu)
 {
-	if (!m || vcpu >= m->nr_vcpus || !m->vcpu[vcpu].loaded)
+	if (!m || vcpu >= m->nr_vcpus || !m->vcpu[vcpu].loaded || m->vcpu[vcpu].retired)
 		return 0;
 	return m->vcpu[vcpu].hpa;
 }

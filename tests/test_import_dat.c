@@ -85,6 +85,31 @@ static void test_dat_real(void **state)
 	assert_int_equal(unplaced, 0);
 }
 
+/*
+ * Markers in a trace.dat (ftrace:print events, whose buf is a flexible array):
+ * markers.dat holds seven markers written to an instance's trace_marker,
+ * the last after `end`.
+ */
+static void test_dat_markers(void **state)
+{
+	(void)state;
+	char out[64];
+	tmpname(out, sizeof(out));
+	struct eptf_import_options o = { 0 };
+	struct eptf_import_stats st;
+	struct eptf_diag d = {{0}};
+	int err = eptf_import_file(DATA "markers.dat", out, &o, &st, &d);
+	if (err)
+		fail_msg("%s", d.msg);
+	assert_same_file(out, DATA "markers-dat.expected");
+	unlink(out);
+	assert_int_equal(st.nr_vcpus, 2);
+	assert_int_equal(st.used[EPTF_IEV_MARKER], 6);
+	assert_int_equal(st.after_end, 1);
+	assert_int_equal(st.ops[EPTF_OP_SLOT_ADD], 1);
+	assert_int_equal(st.ops[EPTF_OP_GET_DIRTY_LOG], 1);
+}
+
 /* A sink that records op kinds only, to compare the two front ends. */
 struct kinds {
 	uint64_t n[EPTF_OP_KIND_COUNT];
@@ -148,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dat_real),
 		cmocka_unit_test(test_dat_direct),
+		cmocka_unit_test(test_dat_markers),
 		cmocka_unit_test(test_dat_truncated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

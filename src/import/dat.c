@@ -149,15 +149,14 @@ static int on_record(struct tracecmd_input *handle, struct tep_record *rec, int 
 	const char *comm = tep_data_comm_from_pid(c->tep, ev.pid);
 	ev.damon = comm && strncmp(comm, "kdamond", 7) == 0;
 	if (k == EPTF_IEV_MARKER) {
-		int len = 0;
-		struct trace_seq s;
-		trace_seq_init(&s);
-		const char *buf = tep_get_field_raw(&s, event, "buf", rec, &len, 0);
-		trace_seq_destroy(&s);
-		if (!buf || len <= 0) {
+		/* ftrace:print's buf is `char buf[]`: size 0 in the format, the rest of the record */
+		struct tep_format_field *bf = tep_find_field(event, "buf");
+		if (!bf || bf->offset < 0 || bf->offset >= rec->size) {
 			why = "print event without a buffer";
 			goto bad;
 		}
+		const char *buf = (const char *)rec->data + bf->offset;
+		int len = bf->size > 0 && bf->offset + bf->size <= rec->size ? bf->size : rec->size - bf->offset;
 		size_t n = strnlen(buf, (size_t)len);
 		const char *m = NULL;
 		for (size_t i = 0; i + 10 <= n; i++)

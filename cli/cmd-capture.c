@@ -22,7 +22,8 @@ static void help(FILE *f)
 	fprintf(
 	    f,
 	    "usage: eptflush capture [--workload NAME] [--seconds N] [--rounds N] [--memory SIZE]\n"
-	    "                        [--buffer-kb KB] [--raw RAW.txt] [--no-import] [--all-tasks] "
+	    "                        [--buffer-kb KB] [--raw RAW.txt] [--no-import] [--vcpus N] "
+	    "[--all-tasks] "
 	    "[-v]\n"
 	    "                        -o OUT.trace\n\n"
 	    "Run a tiny guest of ours on /dev/kvm while KVM's own trace events (kvmmmu:*,\n"
@@ -40,6 +41,9 @@ static void help(FILE *f)
 	    "  --buffer-kb KB   ring buffer per CPU in KiB (default 65536)\n"
 	    "  --raw RAW.txt    keep the kernel's trace text here (cut at our end marker)\n"
 	    "  --no-import      do not import: write only RAW.txt (then -o is not needed)\n"
+	    "  --vcpus N        1..4 vCPUs (default 1); vCPUs 1.. read the data slot through "
+	    "roots\n"
+	    "                   of their own while vCPU 0 runs the workloads\n"
 	    "  --all-tasks      record kvmmmu events of every task, not just this VMM\n"
 	    "  -o OUT.trace     the op trace\n"
 	    "  -v               progress on stderr\n");
@@ -89,7 +93,8 @@ static int run(int argc, char **argv)
 		OPT_BUFFER,
 		OPT_RAW,
 		OPT_NOIMPORT,
-		OPT_ALLTASKS
+		OPT_ALLTASKS,
+		OPT_VCPUS
 	};
 	static const struct option lo[] = {
 	    {"workload", required_argument, NULL, 'w'},
@@ -100,6 +105,7 @@ static int run(int argc, char **argv)
 	    {"raw", required_argument, NULL, OPT_RAW},
 	    {"no-import", no_argument, NULL, OPT_NOIMPORT},
 	    {"all-tasks", no_argument, NULL, OPT_ALLTASKS},
+	    {"vcpus", required_argument, NULL, OPT_VCPUS},
 	    {"output", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -156,6 +162,12 @@ static int run(int argc, char **argv)
 		case OPT_NOIMPORT:
 			do_import = false;
 			break;
+		case OPT_VCPUS:
+			if (!cli_parse_u64(optarg, &v) || v < 1 || v > 4)
+				return cli_usage_error(NAME, "--vcpus wants 1..4, not '%s'",
+						       optarg);
+			o.nr_vcpus = (unsigned)v;
+			break;
 		case OPT_ALLTASKS:
 			o.pid_filter = false;
 			break;
@@ -179,7 +191,8 @@ static int run(int argc, char **argv)
 		return cli_usage_error(NAME,
 				       "-o OUT.trace is required (or --no-import with --raw)");
 	if ((out && !strcmp(out, "-")) || (raw && !strcmp(raw, "-")))
-		return cli_usage_error(NAME, "-o and --raw want file names (the statistics go to stdout)");
+		return cli_usage_error(
+		    NAME, "-o and --raw want file names (the statistics go to stdout)");
 	if (!do_import && !raw)
 		return cli_usage_error(NAME, "--no-import needs --raw RAW.txt");
 

@@ -237,6 +237,18 @@ static void test_guest_page_tables(void **state)
 	assert_false(walk(sys, e.cr3, EPTF_G_HUGE + EPTF_G_HUGE_SIZE).present);
 	assert_false(walk(sys, e.cr3, EPTF_G_HUGE - 0x1000).present);
 	assert_false(walk(sys, e.cr3, EPTF_G_DATA + 0x1000).huge);
+	/* the other vCPUs' roots: own PML4s that map exactly the same */
+	for (unsigned i = 1; i < EPTF_MAX_VCPUS; i++) {
+		uint64_t cr3 = eptf_guest_vcpu_cr3(i);
+
+		assert_int_not_equal(cr3, e.cr3);
+		assert_int_equal(rd64(sys + cr3), rd64(sys + e.cr3));
+		for (uint64_t gva = 0x8000; gva < EPTF_G_DATA + data; gva += 0x7000)
+			assert_int_equal(walk(sys, cr3, gva).gpa, walk(sys, e.cr3, gva).gpa);
+		assert_int_equal(eptf_guest_vcpu_rip(i), EPTF_G_UCODE_COMP);
+	}
+	assert_int_equal(eptf_guest_vcpu_cr3(0), EPTF_G_PML4);
+	assert_int_equal(eptf_guest_vcpu_rip(0), EPTF_G_UCODE);
 	/* the page tables themselves are user-writable: the program edits them */
 	w = walk(sys, e.cr3, eptf_guest_pte_gpa(EPTF_G_DATA));
 	assert_true(w.present && w.user && w.write);
@@ -263,9 +275,15 @@ static void test_guest_descriptors(void **state)
 	assert_int_equal(rd64(sys + EPTF_G_GDT + (EPTF_SEL_UCODE & ~7)), 0x00affb000000ffffull);
 	assert_int_equal(rd64(sys + EPTF_G_GDT + EPTF_SEL_TSS), 0x00008b0030000067ull);
 	assert_int_equal(rd64(sys + EPTF_G_GDT + EPTF_SEL_TSS + 8), 0);
-	/* TSS: RSP0 (offset 4) is the kernel stack top; no I/O bitmap */
-	assert_int_equal(rd64(sys + EPTF_G_TSS + 4), EPTF_G_KSTACK_TOP);
-	assert_int_equal(sys[EPTF_G_TSS + 0x66] | sys[EPTF_G_TSS + 0x67] << 8, 0x68);
+	/* TSS per vCPU: RSP0 (offset 4) is its kernel stack top, 2 KiB
+	 * apart; no I/O bitmap */
+	for (unsigned i = 0; i < EPTF_MAX_VCPUS; i++) {
+		uint64_t t = eptf_guest_vcpu_tss(i);
+
+		assert_int_equal(t, EPTF_G_TSS + 0x80 * i);
+		assert_int_equal(rd64(sys + t + 4), EPTF_G_KSTACK_TOP - 0x800 * i);
+		assert_int_equal(sys[t + 0x66] | sys[t + 0x67] << 8, 0x68);
+	}
 	/* IDT[3]: DPL3 interrupt gate to the stub; IDT[14]: DPL0 gate */
 	lo = rd64(sys + EPTF_G_IDT + 16 * 3);
 	hi = rd64(sys + EPTF_G_IDT + 16 * 3 + 8);
@@ -340,7 +358,13 @@ static void test_guest_program(void **state)
 	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_DIRTY_ON), 2);
 	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_DIRTY_HARVEST), 5);
 	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_SLOT_RECREATE), 1);
+	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_SPIN), 0);
 	assert_int_equal(count_cmd(u, e.ucode_len, EPTF_CMD_AGE), 2);
+	/* the other vCPUs' program only reads and spins */
+	u = sys + EPTF_G_UCODE_COMP;
+	assert_int_equal(count_cmd(u, 0x1000, EPTF_CMD_SPIN), 1);
+	assert_int_equal(count_cmd(u, 0x1000, EPTF_CMD_PHASE), 0);
+	assert_int_equal(count_cmd(u, 0x1000, EPTF_CMD_MADVISE), 0);
 	free(sys);
 }
 

@@ -49,6 +49,7 @@ struct eptf_capture_opts {
 	const char *raw_path; /* where the kernel's trace text goes (required) */
 	bool pid_filter;      /* record kvmmmu events only from this process (default on) */
 	bool verbose;	      /* progress lines on the log stream */
+	unsigned nr_vcpus;    /* 1..4 (0 = 1): vCPUs > 0 read the data slot through own roots */
 };
 
 /* What happened, for the CLI to print. */

@@ -7,6 +7,8 @@
 #define _GNU_SOURCE /* madvise, MADV_DONTNEED, mount */
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -117,6 +119,20 @@ int eptf_capture_check(char *msg, size_t len)
 
 /* ---- the VM ---- */
 
+/* A vCPU other than vCPU 0: its own thread, run loop and error. */
+struct comp {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t th;
+	bool started;
+	atomic_long tid;      /* its thread id, once running */
+	atomic_bool finished; /* its run loop has returned */
+	char msg[256];	      /* why it failed, empty if it did not */
+	uint64_t exits_io;
+};
+
 /* One guest memslot and the host mapping behind it. */
 struct gslot {
 	uint64_t gpa, size; /* guest-physical base and bytes */
@@ -130,6 +146,10 @@ struct vm {
 	struct kvm_run *run;
 	size_t run_size;
 	struct gslot slot[NR_SLOTS]; /* SLOT_SYS, SLOT_DATA, SLOT_HUGE */
+	unsigned nr_vcpus;	     /* vCPU 0 runs in the calling thread */
+	struct comp *comp;	     /* vCPUs 1.., each in a thread of its own */
+	atomic_bool stop;	     /* vCPU 0 is done: the others stop */
+	atomic_bool go;		     /* the others may enter the guest */
 	uint64_t *bitmap;	     /* dirty bitmap, big enough for any slot */
 	bool manual_protect;
 	struct tracefs_instance *inst;
@@ -179,7 +199,7 @@ static void seg(struct kvm_segment *s, uint16_t sel, unsigned type, unsigned dpl
 	};
 }
 
-static int vm_setup_cpu(struct vm *vm, const struct eptf_guest_entry *e, char *msg, size_t len)
+static int vm_setup_cpu(struct vm *vm, int fd, unsigned id, char *msg, size_t len)
 {
 	struct kvm_cpuid2 *cpuid;
 	struct kvm_sregs sr;
@@ -193,20 +213,20 @@ static int vm_setup_cpu(struct vm *vm, const struct eptf_guest_entry *e, char *m
 	cpuid->nent = nent;
 	r = ioctl(vm->kvm, KVM_GET_SUPPORTED_CPUID, cpuid);
 	if (!r)
-		r = ioctl(vm->vcpu, KVM_SET_CPUID2, cpuid);
+		r = ioctl(fd, KVM_SET_CPUID2, cpuid);
 	free(cpuid);
 	if (r)
 		return fail(msg, len, "KVM_GET_SUPPORTED_CPUID/KVM_SET_CPUID2: %s",
 			    strerror(errno));
 
-	if (ioctl(vm->vcpu, KVM_GET_SREGS, &sr))
+	if (ioctl(fd, KVM_GET_SREGS, &sr))
 		return fail(msg, len, "KVM_GET_SREGS: %s", strerror(errno));
 	/* long mode straight away (SDM vol. 3 §10.8.5): CR0.PE|ET|NE|WP|PG,
 	 * CR4.PAE, EFER.LME|LMA; the vCPU starts at CPL3 in the user program */
 	sr.cr0 = 0x1u | 0x10u | 0x20u | 0x10000u | 0x80000000u;
 	sr.cr4 = 0x20u;
 	sr.efer = 0x100u | 0x400u;
-	sr.cr3 = e->cr3;
+	sr.cr3 = eptf_guest_vcpu_cr3(id);
 	sr.gdt.base = EPTF_G_GDT;
 	sr.gdt.limit = EPTF_GDT_ENTRIES * 8 - 1;
 	sr.idt.base = EPTF_G_IDT;
@@ -214,16 +234,19 @@ static int vm_setup_cpu(struct vm *vm, const struct eptf_guest_entry *e, char *m
 	seg(&sr.cs, EPTF_SEL_UCODE, 0xb, 3, true);
 	seg(&sr.ss, EPTF_SEL_UDATA, 0x3, 3, false);
 	sr.ds = sr.es = sr.fs = sr.gs = sr.ss;
-	sr.tr = (struct kvm_segment){
-	    .base = EPTF_G_TSS, .limit = 0x67, .selector = EPTF_SEL_TSS, .type = 0xb, .present = 1};
+	sr.tr = (struct kvm_segment){.base = eptf_guest_vcpu_tss(id),
+				     .limit = 0x67,
+				     .selector = EPTF_SEL_TSS,
+				     .type = 0xb,
+				     .present = 1};
 	sr.ldt = (struct kvm_segment){.type = 0x2, .present = 0, .unusable = 1};
-	if (ioctl(vm->vcpu, KVM_SET_SREGS, &sr))
+	if (ioctl(fd, KVM_SET_SREGS, &sr))
 		return fail(msg, len, "KVM_SET_SREGS (64-bit long mode): %s", strerror(errno));
 	memset(&regs, 0, sizeof(regs));
-	regs.rip = e->rip;
-	regs.rsp = e->rsp;
+	regs.rip = eptf_guest_vcpu_rip(id);
+	regs.rsp = EPTF_G_USTACK_TOP - 0x1000ull * id;
 	regs.rflags = 0x2;
-	if (ioctl(vm->vcpu, KVM_SET_REGS, &regs))
+	if (ioctl(fd, KVM_SET_REGS, &regs))
 		return fail(msg, len, "KVM_SET_REGS: %s", strerror(errno));
 	return 0;
 }
@@ -293,8 +316,8 @@ static int vm_create(struct vm *vm, const struct eptf_guest_entry *e, char *msg,
 		vm->manual_protect = ioctl(vm->fd, KVM_ENABLE_CAP, &cap) == 0;
 	}
 
-	marker(vm, "eptflush: vcpus 1");
-	marker(vm, "eptflush: vcpu 0 tid=%ld", (long)getpid());
+	marker(vm, "eptflush: vcpus %u", vm->nr_vcpus);
+	marker(vm, "eptflush: vcpu 0 tid=%ld", (long)gettid());
 	for (unsigned i = 0; i < NR_SLOTS; i++) {
 		const struct gslot *g = &vm->slot[i];
 
@@ -318,11 +341,39 @@ static int vm_create(struct vm *vm, const struct eptf_guest_entry *e, char *msg,
 		vm->run = NULL;
 		return fail(msg, len, "mmap kvm_run: %s", strerror(errno));
 	}
-	return vm_setup_cpu(vm, e, msg, len);
+	if (vm_setup_cpu(vm, vm->vcpu, 0, msg, len))
+		return -1;
+	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		struct comp *c = &vm->comp[i - 1];
+
+		c->vm = vm;
+		c->id = i;
+		c->fd = ioctl(vm->fd, KVM_CREATE_VCPU, i);
+		if (c->fd < 0)
+			return fail(msg, len, "KVM_CREATE_VCPU %u: %s", i, strerror(errno));
+		c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+		if (c->run == MAP_FAILED) {
+			c->run = NULL;
+			return fail(msg, len, "mmap kvm_run of vCPU %u: %s", i, strerror(errno));
+		}
+		if (vm_setup_cpu(vm, c->fd, i, msg, len))
+			return -1;
+	}
+	(void)e;
+	return 0;
 }
 
 static void vm_destroy(struct vm *vm)
 {
+	for (unsigned i = 1; vm->comp && i < vm->nr_vcpus; i++) {
+		struct comp *c = &vm->comp[i - 1];
+
+		if (c->run)
+			munmap(c->run, vm->run_size);
+		if (c->fd >= 0)
+			close(c->fd);
+	}
+	free(vm->comp);
 	if (vm->run)
 		munmap(vm->run, vm->run_size);
 	if (vm->vcpu >= 0)
@@ -568,6 +619,139 @@ static int vm_run(struct vm *vm, struct runstate *rs, char *msg, size_t len)
 	return 0;
 }
 
+/* ---- the other vCPUs ---- */
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* The run loop of vCPU c->id: its program only reads and SPINs. */
+static void *comp_main(void *arg)
+{
+	struct comp *c = arg;
+	struct kvm_run *run = c->run;
+	uint32_t reply = 0;
+
+	atomic_store(&c->tid, (long)gettid());
+	while (!atomic_load(&c->vm->go) && !atomic_load(&c->vm->stop))
+		sleep_ms(1);
+	while (atomic_load(&c->vm->go)) {
+		if (ioctl(c->fd, KVM_RUN, 0)) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			snprintf(c->msg, sizeof(c->msg), "vCPU %u: KVM_RUN: %s", c->id,
+				 strerror(errno));
+			break;
+		}
+		if (run->exit_reason == KVM_EXIT_HLT)
+			break;
+		if (run->exit_reason != KVM_EXIT_IO || run->io.size != 4 || run->io.count != 1) {
+			snprintf(c->msg, sizeof(c->msg), "vCPU %u: unexpected exit %u", c->id,
+				 run->exit_reason);
+			break;
+		}
+		c->exits_io++;
+		{
+			uint8_t *data = (uint8_t *)run + run->io.data_offset;
+			uint32_t v = 0;
+
+			if (run->io.direction == KVM_EXIT_IO_OUT)
+				memcpy(&v, data, 4);
+			if (run->io.port == EPTF_PORT_CMD && v == EPTF_CMD_SPIN) {
+				/* pace the reads: each request is emulated and walks */
+				sleep_ms(20);
+				reply = atomic_load(&c->vm->stop) ? 1 : 0;
+			} else if (run->io.port == EPTF_PORT_REPLY &&
+				   run->io.direction == KVM_EXIT_IO_IN) {
+				memcpy(data, &reply, 4);
+			} else if (run->io.port == EPTF_PORT_EXIT) {
+				break;
+			} else {
+				snprintf(c->msg, sizeof(c->msg),
+					 "vCPU %u: guest I/O on port 0x%x (value %u)%s", c->id,
+					 run->io.port, v,
+					 run->io.port == EPTF_PORT_FAULT ? ": an exception" : "");
+				break;
+			}
+		}
+	}
+	atomic_store(&c->finished, true);
+	return NULL;
+}
+
+/*
+ * Start vCPUs 1..: their threads, the kvmmmu filter extended to their
+ * thread ids, their `vcpu N tid=T` markers, then let them run.
+ */
+static int comps_start(struct vm *vm, const struct eptf_capture_opts *o, char *msg, size_t len)
+{
+	char filt[512];
+	size_t n;
+
+	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		struct comp *c = &vm->comp[i - 1];
+
+		if (pthread_create(&c->th, NULL, comp_main, c))
+			return fail(msg, len, "starting the thread of vCPU %u failed", i);
+		c->started = true;
+	}
+	n = (size_t)snprintf(filt, sizeof(filt), "common_pid == %ld", (long)gettid());
+	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		struct comp *c = &vm->comp[i - 1];
+
+		while (!atomic_load(&c->tid))
+			sleep_ms(1);
+		marker(vm, "eptflush: vcpu %u tid=%ld", i, atomic_load(&c->tid));
+		n += (size_t)snprintf(filt + n, sizeof(filt) - n, " || common_pid == %ld",
+				      atomic_load(&c->tid));
+	}
+	if (o->pid_filter &&
+	    tracefs_instance_file_write(vm->inst, "events/kvmmmu/filter", filt) < 0)
+		return fail(msg, len, "extending the kvmmmu pid filter: %s", strerror(errno));
+	atomic_store(&vm->go, true);
+	return 0;
+}
+
+/* Stop and join vCPUs 1..; returns -1 with @msg if one failed or hung. */
+static int comps_stop(struct vm *vm, char *msg, size_t len)
+{
+	int r = 0;
+
+	atomic_store(&vm->stop, true);
+	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		struct comp *c = &vm->comp[i - 1];
+		unsigned waited = 0;
+
+		if (!c->started)
+			continue;
+		/* a SPIN reply stops it within 20 ms; a signal gets it out of
+		 * KVM_RUN if its guest hangs; after 3 s it is told to quit */
+		while (!atomic_load(&c->finished) && waited < 3000) {
+			pthread_kill(c->th, SIGALRM);
+			sleep_ms(10);
+			waited += 10;
+		}
+		if (!atomic_load(&c->finished)) {
+			atomic_store(&vm->go, false);
+			while (!atomic_load(&c->finished)) {
+				pthread_kill(c->th, SIGALRM);
+				sleep_ms(10);
+			}
+			if (!r)
+				r = fail(msg, len, "vCPU %u did not stop", i);
+		}
+		pthread_join(c->th, NULL);
+		c->started = false;
+		if (c->msg[0] && !r)
+			r = fail(msg, len, "%s", c->msg);
+	}
+	return r;
+}
+
 /* ---- tracing ---- */
 
 static int trace_setup(struct vm *vm, const struct eptf_capture_opts *o, char *msg, size_t len)
@@ -723,6 +907,12 @@ int eptf_capture_run(const struct eptf_capture_opts *opts, struct eptf_capture_s
 		snprintf(st->kernel, sizeof(st->kernel), "%s", u.release);
 	if (!o.workloads)
 		o.workloads = EPTF_CAPTURE_ALL;
+	if (!o.nr_vcpus)
+		o.nr_vcpus = 1;
+	if (o.nr_vcpus > EPTF_MAX_VCPUS) {
+		fail(msg, len, "at most %u vCPUs", EPTF_MAX_VCPUS);
+		return EPTF_EINVAL;
+	}
 	if (!o.raw_path || o.seconds <= 0 || o.memory < EPTF_G_DATA_MIN ||
 	    o.memory > EPTF_G_DATA_MAX || o.memory % (2ull << 20) ||
 	    (o.workloads & ~(unsigned)EPTF_CAPTURE_ALL)) {
@@ -739,6 +929,14 @@ int eptf_capture_run(const struct eptf_capture_opts *opts, struct eptf_capture_s
 	/* tracing starts before the VM exists so that the memslot markers
 	 * and the first faults are in the buffer; the notifier filters need
 	 * the host addresses, so memory is mapped first */
+	vm.nr_vcpus = o.nr_vcpus;
+	vm.comp = calloc(EPTF_MAX_VCPUS, sizeof(*vm.comp));
+	if (!vm.comp) {
+		r = EPTF_ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < EPTF_MAX_VCPUS; i++)
+		vm.comp[i].fd = -1;
 	if (vm_alloc(&vm, &o, &entry, msg, len)) {
 		r = EPTF_ENOMEM;
 		goto out;
@@ -754,7 +952,10 @@ int eptf_capture_run(const struct eptf_capture_opts *opts, struct eptf_capture_s
 	sigaction(SIGALRM, &sa, &old_sa);
 	setitimer(ITIMER_REAL, &tick, NULL);
 	rs.hard_end = now() + o.seconds * 2 + 10;
-	r = vm_run(&vm, &rs, msg, len) ? EPTF_EIO : 0;
+	r = comps_start(&vm, &o, msg, len) || vm_run(&vm, &rs, msg, len) ? EPTF_EIO : 0;
+	/* vCPU 0 is done: the end marker comes after the others' last event */
+	if (comps_stop(&vm, r ? NULL : msg, r ? 0 : len) && !r)
+		r = EPTF_EIO;
 	setitimer(ITIMER_REAL, &off, NULL);
 	sigaction(SIGALRM, &old_sa, NULL);
 	marker(&vm, "eptflush: end");

@@ -487,6 +487,39 @@ static void emit_user(struct eptf_asm *a, const struct eptf_guest_cfg *cfg)
 	put8(a, 0xfe);
 }
 
+/*
+ * The other vCPUs' program: read the data slot through their own root,
+ * then SPIN (the VMM paces them and says when to stop). After vCPU 0's
+ * zaps they fault the pages in again under their own root.
+ */
+static void emit_companion(struct eptf_asm *a, uint64_t d, uint64_t m)
+{
+	size_t top = a->len;
+
+	u_touch(a, d, d + m, 4096, false);
+	u_request(a, EPTF_CMD_SPIN, 0, 0);
+	eptf_asm_test_eax(a);
+	eptf_asm_jcc_back(a, CC_E, top);
+	u_stub(a, EPTF_STUB_EXIT);
+	put8(a, 0xeb);
+	put8(a, 0xfe);
+}
+
+uint64_t eptf_guest_vcpu_cr3(unsigned i)
+{
+	return i ? EPTF_G_PML4_COMP + 0x1000ull * i : EPTF_G_PML4;
+}
+
+uint64_t eptf_guest_vcpu_tss(unsigned i)
+{
+	return EPTF_G_TSS + 0x80ull * i;
+}
+
+uint64_t eptf_guest_vcpu_rip(unsigned i)
+{
+	return i ? EPTF_G_UCODE_COMP : EPTF_G_UCODE;
+}
+
 /* ---- memory image ---- */
 
 uint64_t eptf_guest_pte_gpa(uint64_t gva)
@@ -509,6 +542,15 @@ static void put16le(uint8_t *p, uint16_t v)
 static_assert(EPTF_G_PT0 + (1 + (EPTF_G_DATA_MAX >> 21)) * 0x1000 <= EPTF_G_SYS_SIZE,
 	      "the page tables for the largest data slot fit in the system slot");
 static_assert(EPTF_G_DATA + EPTF_G_DATA_MAX <= (1ull << 30), "one PD (1 GiB) maps everything");
+static_assert(EPTF_G_PT0 + (1 + (EPTF_G_DATA_MAX >> 21)) * 0x1000 <= EPTF_G_PML4_COMP + 0x1000 &&
+		  EPTF_G_PML4_COMP + 0x1000 * EPTF_MAX_VCPUS <= EPTF_G_PT_ALIAS,
+	      "the other vCPUs' PML4s lie between the page tables and the alias PT");
+static_assert(EPTF_G_UCODE + EPTF_G_UCODE_SIZE == EPTF_G_UCODE_COMP &&
+		  EPTF_G_UCODE_COMP + 0x1000 <= EPTF_G_USTACK_TOP - 0x4000,
+	      "the two user programs fit below the user stack");
+static_assert(EPTF_G_KSTACK_TOP - 0x800 * EPTF_MAX_VCPUS >= EPTF_G_KCODE + 0x1000,
+	      "the kernel stacks stay above the stubs");
+static_assert(0x80 * EPTF_MAX_VCPUS <= 0x1000, "the TSSs share one page");
 static_assert(EPTF_G_PT0 + (1 + (EPTF_G_DATA_MAX >> 21)) * 0x1000 <= EPTF_G_PT_ALIAS,
 	      "the alias PT and PD lie above the page tables");
 static_assert(EPTF_G_DATA + EPTF_G_DATA_MAX <= EPTF_G_HUGE &&
@@ -545,9 +587,12 @@ int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg 
 	put64le(sys + EPTF_G_GDT + 8 * 8, g[0]);
 	put64le(sys + EPTF_G_GDT + 8 * 9, g[1]);
 
-	/* TSS: RSP0 at offset 4, I/O map base at 0x66 past the limit (no bitmap) */
-	put64le(sys + EPTF_G_TSS + 4, EPTF_G_KSTACK_TOP);
-	put16le(sys + EPTF_G_TSS + 0x66, 0x68);
+	/* TSS per vCPU: RSP0 at offset 4, I/O map base at 0x66 past the
+	 * limit (no bitmap); each vCPU has its own kernel stack */
+	for (unsigned i = 0; i < EPTF_MAX_VCPUS; i++) {
+		put64le(sys + eptf_guest_vcpu_tss(i) + 4, EPTF_G_KSTACK_TOP - 0x800ull * i);
+		put16le(sys + eptf_guest_vcpu_tss(i) + 0x66, 0x68);
+	}
 
 	/* stubs */
 	a = (struct eptf_asm){.buf = sys + EPTF_G_KCODE, .cap = FAULT_STUBS};
@@ -579,9 +624,16 @@ int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg 
 	emit_user(&a, cfg);
 	if (a.overflow)
 		return EPTF_ENOSPC;
+	entry->ucode_len = a.len;
+	a = (struct eptf_asm){.buf = sys + EPTF_G_UCODE_COMP, .cap = 0x1000};
+	emit_companion(&a, EPTF_G_DATA, cfg->data_bytes);
+	if (a.overflow)
+		return EPTF_ENOSPC;
 
 	/* page tables: 1:1, 4 KiB leaves; PML4[0] -> PDPT[0] -> PD[k] -> PT k */
 	put64le(sys + EPTF_G_PML4, EPTF_G_PDPT | tbl);
+	for (unsigned i = 1; i < EPTF_MAX_VCPUS; i++)
+		put64le(sys + eptf_guest_vcpu_cr3(i), EPTF_G_PDPT | tbl);
 	put64le(sys + EPTF_G_PDPT, EPTF_G_PD | tbl);
 	put64le(sys + EPTF_G_PDPT + 8, EPTF_G_PD_ALIAS | tbl);
 	nr_pt = 1 + cfg->data_bytes / (2ull << 20);
@@ -611,6 +663,5 @@ int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg 
 	entry->rip = EPTF_G_UCODE;
 	entry->rsp = EPTF_G_USTACK_TOP;
 	entry->cr3 = EPTF_G_PML4;
-	entry->ucode_len = a.len;
 	return 0;
 }

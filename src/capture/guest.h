@@ -24,7 +24,15 @@
 #define EPTF_G_KCODE 0x4000ull	    /* int3 stub, then the fault stubs */
 #define EPTF_G_KSTACK_TOP 0x8000ull /* 0x5000..0x7fff, RSP0 in the TSS */
 #define EPTF_G_UCODE 0x8000ull	    /* user program, up to 16 KiB */
-#define EPTF_G_UCODE_SIZE 0x4000ull
+#define EPTF_G_UCODE_SIZE 0x3000ull /* vCPU 0's program */
+#define EPTF_G_UCODE_COMP 0xb000ull /* the other vCPUs' program, up to 4 KiB */
+/*
+ * Up to EPTF_MAX_VCPUS vCPUs. vCPU i > 0 has its own PML4 (a copy of
+ * vCPU 0's, so a root of its own over the same lower tables), its own TSS
+ * (EPTF_G_TSS + 0x80 * i) and kernel stack (RSP0 = KSTACK_TOP - 0x800 * i).
+ */
+#define EPTF_MAX_VCPUS 4u
+#define EPTF_G_PML4_COMP 0x1f0000ull /* + 0x1000 * i for vCPU i > 0 */
 #define EPTF_G_USTACK_TOP 0x10000ull /* 0xc000..0xffff */
 #define EPTF_G_PML4 0x10000ull
 #define EPTF_G_PDPT 0x11000ull
@@ -81,6 +89,7 @@ enum eptf_guest_cmd {
 	EPTF_CMD_MADVISE = 6, /* rsi = offset, r8 = bytes, r9 = slot (1 or 2): MADV_DONTNEED */
 	EPTF_CMD_AGE = 7,     /* rsi = milliseconds to idle (DAMON ages meanwhile) */
 	EPTF_CMD_SLOT_RECREATE = 8, /* delete slot 1 and create it again at the same place */
+	EPTF_CMD_SPIN = 9, /* vCPU > 0: a round ended; VMM waits 20 ms, replies 1 to stop */
 };
 
 /* Page-table entry bits (Intel SDM vol. 3 §4.5, table 4-19/4-20). */
@@ -152,6 +161,11 @@ struct eptf_guest_cfg {
 	unsigned workloads;  /* bit mask of enum eptf_capture_workload */
 	uint64_t data_bytes; /* data slot size: multiple of 2 MiB, DATA_MIN..DATA_MAX */
 };
+
+/* Where vCPU @i (< EPTF_MAX_VCPUS) starts: cr3, TSS base and rip. */
+uint64_t eptf_guest_vcpu_cr3(unsigned i);
+uint64_t eptf_guest_vcpu_tss(unsigned i);
+uint64_t eptf_guest_vcpu_rip(unsigned i);
 
 /* Where the vCPU starts. */
 struct eptf_guest_entry {

@@ -28,6 +28,7 @@ expect_rc 2 "bad seconds" -- "$E" capture --seconds -1 -o "$tmp/x.trace"
 expect_rc 2 "no output" -- "$E" capture --workload touch
 expect_rc 2 "--no-import without --raw" -- "$E" capture --no-import
 expect_rc 2 "stdout as output" -- "$E" capture -o -
+expect_rc 2 "too many vCPUs" -- "$E" capture --vcpus 5 -o "$tmp/x.trace"
 expect_rc 2 "stray argument" -- "$E" capture -o "$tmp/x.trace" extra
 [ -e "$tmp/x.trace" ] && fail "a usage error left $tmp/x.trace behind"
 
@@ -92,6 +93,15 @@ grep -q "eptflush: clear-dirty-log id=1 first=0x0 mask=" "$tmp/d.raw" || fail "n
 grep -q "eptflush: phase madvise" "$tmp/d.raw" || fail "no phase marker"
 grep -q "kvm_unmap_hva_range" "$tmp/d.raw" || fail "madvise: no kvm_unmap_hva_range"
 grep -q "dirty-log harvests" "$tmp/d.log" || fail "no harvest count printed"
+
+# two vCPUs: roots of their own over shared lower shadow pages
+"$E" capture --workload pagetables --vcpus 2 --memory 4M --rounds 1 --seconds 5 -o "$tmp/v.trace" \
+	--raw "$tmp/v.raw" >"$tmp/v.log" 2>&1 || fail "2-vCPU capture failed: $(tail -5 "$tmp/v.log")"
+grep -q "(0 events could not be placed)" "$tmp/v.log" || fail "2 vCPUs: $(grep "could not be placed" "$tmp/v.log")"
+grep -q "eptflush: vcpus 2" "$tmp/v.raw" || fail "2 vCPUs: no vcpus marker"
+grep -q "eptflush: vcpu 1 tid=" "$tmp/v.raw" || fail "2 vCPUs: no vcpu 1 marker"
+[ "$(grep -c "kvm_mmu_get_page: sp gen 0 gfn 1f1 l4 .* new" "$tmp/v.raw")" -ge 1 ] || fail "2 vCPUs: no root for vCPU 1"
+head -3 "$tmp/v.trace" | grep -qx "vcpus 2" || fail "2 vCPUs: op trace header is not 'vcpus 2'"
 
 # huge: 2 MiB SPTEs on THP, split into direct 4 KiB shadow pages under dirty logging
 "$E" capture --workload huge --memory 4M --rounds 1 --seconds 5 -o "$tmp/h.trace" --raw "$tmp/h.raw" \

@@ -265,13 +265,14 @@ static void test_order_per_cpu_and_other_events(void **state)
 	(void)state;
 	static const char text[] = L1
 		"  vmm-8 [001] ...1. 0.500000: sched_switch: prev_comm=a prev_pid=1 ==> next_comm=b\n"
-		"  vmm-8 [001] ...1. 0.600000: kvm_mmu_set_accessed_bit: gpa 1000\n" L2;
+		"  vmm-8 [001] ...1. 0.600000: kvm_mmu_set_accessed_bit: gpa 1000\n"
+		"  vmm-8 [002] ...1. 123456789: kvm_mmu_set_dirty_bit: gpa 1000\n" L2; /* a counter clock */
 	struct eptf_import_stats st;
 	struct eptf_diag d = {{0}};
 	unsigned nops;
 	assert_int_equal(run_text(text, sizeof(text) - 1, false, &st, &d, &nops), 0);
-	assert_int_equal(st.other_events, 2);
-	assert_int_equal(st.lines, 4);
+	assert_int_equal(st.other_events, 3);
+	assert_int_equal(st.lines, 5);
 	assert_int_equal(nops, 3); /* slot_add, root_load, unmap_hva */
 }
 

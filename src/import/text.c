@@ -411,7 +411,9 @@ static bool parse_ts(const char *s, size_t n, uint64_t *ns)
 		return false;
 	n--;
 	const char *dot = memchr(s, '.', n);
-	if (!dot || dot == s)
+	if (!dot) /* a counter clock (trace_clock x86-tsc, counter): ticks, kept as they are */
+		return imp_parse_u64(s, n, ns) && !(n > 1 && s[1] == 'x');
+	if (dot == s)
 		return false;
 	uint64_t secs, frac;
 	size_t fl = n - (size_t)(dot + 1 - s);

@@ -405,6 +405,7 @@ static void run(uint64_t seed, unsigned nops)
 			assert_int_equal(st.pages, rc.pages);
 			assert_int_equal(st.leaf_sptes, rc.leaf_sptes);
 			assert_int_equal(st.mapped_4k, rc.mapped_4k);
+			assert_int_equal(st.bytes, rc.bytes);
 		}
 	}
 	eptf_mmu_destroy(m);

@@ -192,7 +192,7 @@ int eptf_mmu_get_memslot(const struct eptf_mmu *mmu, uint32_t slot, struct eptf_
  * invariants (every present leaf is in the rmap of its gfn and level and
  * maps the frame its memslot gives, every link has the matching parent
  * link, every live page is found by its key, per-page counts) and recount
- * pages, leaf_sptes and mapped_4k into @recount (may be NULL; the other
+ * pages, leaf_sptes, mapped_4k and bytes into @recount (may be NULL; the other
  * fields are copied). Returns 0, or EPTF_EINVAL at the first inconsistency
  * or when the incremental counters differ from the recount.
  */

@@ -2118,12 +2118,19 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 	memset(&st, 0, sizeof(st));
 	st.zapped_pages = m->st.zapped_pages;
 	st.faults = m->st.faults;
-	st.bytes = m->st.bytes;
+	/* every allocation the model charges to stats.bytes */
+	st.bytes = sizeof(*m) + m->capchunk * sizeof(struct sp *) + m->nchunk * CHUNK_SPS * sizeof(struct sp) +
+		   m->nbucket * sizeof(uint32_t) + m->capslot * sizeof(struct slot) +
+		   (m->roots.cap + m->track.cap + m->lpage.cap + m->gpt.cap) * 2 * sizeof(uint64_t) +
+		   m->gpt.n * NSPTE * sizeof(uint64_t) +
+		   (m->unsync.cap + m->invalid.cap + m->tofree.cap) * sizeof(uint32_t) +
+		   m->capitems * sizeof(struct eptf_inval);
 	for (uint32_t idx = 1; idx < m->nsp; idx++) {
 		const struct sp *sp = SP(m, idx);
 		unsigned present = 0;
 		if (!sp->used)
 			continue;
+		st.bytes += NSPTE * sizeof(uint64_t) * (sp->gfns ? 2 : 1) + sp->capxpar * sizeof(uint64_t);
 		if (!sp->invalid) {
 			st.pages++;
 			struct sp_key k = { sp->gfn, sp->base, sp->level, sp->as, sp->access, sp->direct, sp->shadows };
@@ -2163,16 +2170,28 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 	}
 	for (size_t k = 0; k < m->nslot; k++) {
 		const struct slot *s = &m->slot[k];
-		for (unsigned l = 0; l < 3; l++)
-			for (size_t c = 0; c < s->nchunks[l]; c++)
-				for (unsigned e = 0; s->rmap[l][c] && e < NSPTE; e++)
-					refs += rmap_count(s->rmap[l][c][e]);
+		if (s->dirty)
+			st.bytes += bitmap_bytes(s->npages);
+		for (unsigned l = 0; l < 3; l++) {
+			st.bytes += s->nchunks[l] * sizeof(uint64_t *);
+			for (size_t c = 0; c < s->nchunks[l]; c++) {
+				if (s->rmap[l][c])
+					st.bytes += NSPTE * sizeof(uint64_t);
+				for (unsigned e = 0; s->rmap[l][c] && e < NSPTE; e++) {
+					uint64_t h = s->rmap[l][c][e];
+					refs += rmap_count(h);
+					if (h && !(h & 1))
+						st.bytes += sizeof(struct rmap_desc) + rmap_desc(h)->cap * sizeof(uint64_t);
+				}
+			}
+		}
 	}
 	if (refs != st.leaf_sptes)
 		return EPTF_EINVAL;
 	if (recount)
 		*recount = st;
-	if (st.pages != m->st.pages || st.leaf_sptes != m->st.leaf_sptes || st.mapped_4k != m->st.mapped_4k)
+	if (st.pages != m->st.pages || st.leaf_sptes != m->st.leaf_sptes || st.mapped_4k != m->st.mapped_4k ||
+	    st.bytes != m->st.bytes)
 		return EPTF_EINVAL;
 	return 0;
 }

@@ -215,9 +215,29 @@ unsigned wl_direct_vcpu(struct eptf_workload *w)
 	return v;
 }
 
-uint64_t wl_ws_page(struct eptf_workload *w)
+static uint64_t uniform_page(struct eptf_workload *w)
 {
 	return w->win[wl_below(w, w->nwin)] + wl_below(w, (uint64_t)w->win_chunks * 512);
+}
+
+/*
+ * A working-set page with locality: WL_HOT_PERCENT of the picks come from a
+ * hot set of WL_HOT pages (it fits the parent's default 2048-entry TLB, so
+ * what a flush drops shows up as misses and violations), the rest are
+ * uniform over the working set; one pick in 64 moves a hot page elsewhere.
+ */
+uint64_t wl_ws_page(struct eptf_workload *w)
+{
+	if (!w->hot_ready) {
+		w->hot_ready = true;
+		for (unsigned i = 0; i < WL_HOT; i++)
+			w->hot[i] = uniform_page(w);
+	}
+	if (wl_below(w, 64) == 0)
+		w->hot[wl_below(w, WL_HOT)] = uniform_page(w);
+	if (wl_chance(w, WL_HOT_PERCENT))
+		return w->hot[wl_below(w, WL_HOT)];
+	return uniform_page(w);
 }
 
 /*
@@ -343,6 +363,9 @@ void wl_burst_migrate(struct eptf_workload *w)
 		/* the first round's working set: at most 512 MiB, halving each round */
 		w->mig_ws = total < 256 ? total : 256;
 		w->mig_round = 0;
+		/* the pages the guest keeps writing; round r writes a prefix of them */
+		for (unsigned i = 0; i < WL_MIG_SET; i++)
+			w->mig_set[i] = ws_chunk_gfn(w, wl_below(w, w->mig_ws)) + wl_below(w, 512);
 		w->mig_phase = 1;
 		return;
 	}
@@ -353,11 +376,17 @@ void wl_burst_migrate(struct eptf_workload *w)
 		w->mig_phase = 0;
 		return;
 	}
-	/* a round lasts as long as sending the last round's dirty pages: fewer writes each time */
-	uint64_t cap = w->kind == WK_MIXED ? 128 : 900;
-	uint64_t writes = w->mig_ws * 4 < cap ? w->mig_ws * 4 : cap;
+	/*
+	 * A round lasts as long as sending the last round's dirty pages: the
+	 * set written shrinks with the working set (2 pages per chunk), and
+	 * each page of it is written about twice (a write after the clear
+	 * re-protected it takes a write fault again).
+	 */
+	uint64_t set = w->mig_ws * 2 < WL_MIG_SET ? w->mig_ws * 2 : WL_MIG_SET;
+	uint64_t cap = w->kind == WK_MIXED ? 128 : 2 * WL_MIG_SET;
+	uint64_t writes = 2 * set < cap ? 2 * set : cap;
 	for (uint64_t i = 0; i < writes; i++) {
-		uint64_t gfn = ws_chunk_gfn(w, wl_below(w, w->mig_ws)) + wl_below(w, 512);
+		uint64_t gfn = w->mig_set[wl_below(w, set)];
 		unsigned v = wl_direct_vcpu(w);
 
 		e_access(w, v, gfn, EPTF_OPF_WRITE);

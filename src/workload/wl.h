@@ -34,7 +34,10 @@
 #define WL_NPROC 8             /* shadow processes */
 #define WL_NT1 8               /* level-1 guest tables per process */
 #define WL_LEAVES 32           /* entries used in each level-1 table */
-#define WL_DIRTY_MAX 1024      /* pages dirtied per migration round */
+#define WL_DIRTY_MAX 1024      /* page writes per migration round, at most */
+#define WL_MIG_SET 512         /* pages a migrating guest keeps writing */
+#define WL_HOT 1024            /* hot pages: most accesses go to these (locality) */
+#define WL_HOT_PERCENT 80
 #define WL_HVA_BASE 0x100000000000ull /* 16 TiB, 1 GiB aligned */
 #define WL_BAR_HVA 0x600000000000ull
 #define WL_MAX_GUEST_PAGES (1ull << 32) /* 16 TiB */
@@ -98,6 +101,8 @@ struct eptf_workload {
 	uint64_t win[WL_MAX_WIN]; /* first gfn of each window */
 	unsigned nwin, win_chunks;
 	uint64_t fill_pos, fill_end; /* fill cursor over window chunks */
+	uint64_t hot[WL_HOT];        /* the hot set, drifting slowly (0 until set up) */
+	bool hot_ready;
 	bool setup_done;
 
 	struct wl_track chunks, gigs;
@@ -118,6 +123,7 @@ struct eptf_workload {
 	uint64_t mig_ws;  /* working-set chunks this round */
 	unsigned mig_round;
 	uint64_t dirty[WL_DIRTY_MAX];
+	uint64_t mig_set[WL_MIG_SET];
 
 	/* overcommit */
 	uint64_t age_cursor;

@@ -192,7 +192,7 @@ static const struct {
 	unsigned weight[B_COUNT];
 } kinds[] = {
 	{"boot", WK_BOOT, 0, {[B_FILL] = 1, [B_TOUCH] = 3}},
-	{"migrate", WK_MIGRATE, 256, {[B_MIGRATE] = 1}},
+	{"migrate", WK_MIGRATE, 256, {[B_MIGRATE] = 2, [B_TOUCH] = 1}},
 	{"overcommit", WK_OVERCOMMIT, 256, {[B_AGE] = 2, [B_RECLAIM] = 2, [B_TOUCH] = 2}},
 	{"shadow", WK_SHADOW, 0, {[B_SHADOW] = 1}},
 	{"hugepage", WK_HUGEPAGE, 64, {[B_HUGE] = 6, [B_ZAP] = 4, [B_BAR] = 2}},

@@ -210,6 +210,10 @@ static void test_guest_page_tables(void **state)
 		assert_true(w.write);
 		/* system structures are supervisor-only, the rest user */
 		assert_int_equal(w.user, gva >= EPTF_G_KSTACK_TOP);
+		/* A preset everywhere, D in the system slot only */
+		assert_true(rd64(sys + eptf_guest_pte_gpa(gva)) & EPTF_PTE_A);
+		assert_int_equal(!!(rd64(sys + eptf_guest_pte_gpa(gva)) & EPTF_PTE_D),
+				 gva < EPTF_G_DATA);
 	}
 	/* nothing past the data slot */
 	assert_false(walk(sys, e.cr3, EPTF_G_DATA + data).present);

@@ -562,8 +562,16 @@ static_assert((EPTF_G_ALIAS_CHUNK << 21) == EPTF_G_DATA + (2ull << 20),
 int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg *cfg,
 		     struct eptf_guest_entry *entry)
 {
-	const uint64_t tbl =
-	    EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U; /* non-leaf: U=1 at every level */
+	/*
+	 * Non-leaf entries: U=1 at every level. Accessed is set in advance in
+	 * every entry (and Dirty in the system slot's leaves) because KVM
+	 * sets them with a compare-exchange and walks again when another vCPU
+	 * changed the entry meanwhile; that retried walk prints paging
+	 * elements without a new kvm_mmu_pagetable_walk line, which the
+	 * importer cannot attribute. The data slots keep Dirty clear: only
+	 * vCPU 0 writes them, and KVM's setting of D stays in the trace.
+	 */
+	const uint64_t tbl = EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U | EPTF_PTE_A;
 	uint64_t nr_pt, g[2];
 	struct eptf_asm a;
 
@@ -644,13 +652,17 @@ int eptf_guest_build(uint8_t *sys, size_t sys_size, const struct eptf_guest_cfg 
 	put64le(sys + EPTF_G_PD_ALIAS + 8 * EPTF_G_ALIAS_CHUNK, EPTF_G_PT_ALIAS | tbl);
 	for (uint64_t i = 0; i < 512; i++)
 		put64le(sys + EPTF_G_PT_ALIAS + 8 * i, ((EPTF_G_ALIAS_CHUNK << 21) + (i << 12)) |
-							   EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U);
+							   EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U |
+							   EPTF_PTE_A);
 	/* the huge slot: 2 MiB pages straight from the PD */
 	for (uint64_t gpa = EPTF_G_HUGE; gpa < EPTF_G_HUGE + EPTF_G_HUGE_SIZE; gpa += 2ull << 20)
 		put64le(sys + EPTF_G_PD + 8 * (gpa >> 21),
-			gpa | EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U | EPTF_PTE_PS);
+			gpa | EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_U | EPTF_PTE_PS | EPTF_PTE_A);
 	for (uint64_t gpa = 0x1000; gpa < EPTF_G_DATA + cfg->data_bytes; gpa += 0x1000) {
-		uint64_t pte = gpa | EPTF_PTE_P | EPTF_PTE_W;
+		uint64_t pte = gpa | EPTF_PTE_P | EPTF_PTE_W | EPTF_PTE_A;
+
+		if (gpa < EPTF_G_DATA)
+			pte |= EPTF_PTE_D;
 
 		/* GDT, IDT, TSS, stub and kernel stack are supervisor pages;
 		 * the rest, page tables included, user-writable so that the

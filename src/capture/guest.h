@@ -22,8 +22,8 @@
 #define EPTF_G_IDT 0x2000ull
 #define EPTF_G_TSS 0x3000ull
 #define EPTF_G_KCODE 0x4000ull	    /* int3 stub, then the fault stubs */
-#define EPTF_G_KSTACK_TOP 0x8000ull /* 0x5000..0x7fff, RSP0 in the TSS */
-#define EPTF_G_UCODE 0x8000ull	    /* user program, up to 16 KiB */
+#define EPTF_G_KSTACK_TOP 0x8000ull /* 0x5000..0x7fff: RSP0 of vCPU i = top - 0x800 * i */
+#define EPTF_G_UCODE 0x8000ull	    /* vCPU 0's user program (the workloads) */
 #define EPTF_G_UCODE_SIZE 0x3000ull /* vCPU 0's program */
 #define EPTF_G_UCODE_COMP 0xb000ull /* the other vCPUs' program, up to 4 KiB */
 /*
@@ -33,7 +33,7 @@
  */
 #define EPTF_MAX_VCPUS 4u
 #define EPTF_G_PML4_COMP 0x1f0000ull /* + 0x1000 * i for vCPU i > 0 */
-#define EPTF_G_USTACK_TOP 0x10000ull /* 0xc000..0xffff */
+#define EPTF_G_USTACK_TOP 0x10000ull /* 0xc000..0xffff: 4 KiB per vCPU (unused by the programs) */
 #define EPTF_G_PML4 0x10000ull
 #define EPTF_G_PDPT 0x11000ull
 #define EPTF_G_PD 0x12000ull

@@ -362,6 +362,23 @@ static void test_sync_window(void **state)
 	assert_true(sync > 0 && gw > sync);
 }
 
+/* A walk retried after an A/D race repeats its elements from the top: the last pass counts. */
+static void test_walk_retry(void **state)
+{
+	(void)state;
+	struct rec r;
+	struct eptf_import_stats st;
+	run_rec(ROOT WALK("00010", "5007")
+		W("000105", "kvm_mmu_paging_element: pte 11027 level 4")
+		W("000106", "kvm_mmu_paging_element: pte 12027 level 3")
+		W("000107", "kvm_mmu_paging_element: pte 13027 level 2")
+		W("000108", "kvm_mmu_paging_element: pte 6027 level 1"), &r, &st);
+	assert_int_equal(st.unplaced[EPTF_IEV_PAGING_ELEMENT], 0);
+	assert_int_equal(st.used[EPTF_IEV_PAGING_ELEMENT], 8);
+	assert_true(line_of(&r, "gpt_write table=0x13 index=1 pte=0x6027") > 0);
+	assert_true(line_of(&r, "gpt_write table=0x13 index=1 pte=0x5007") < 0);
+}
+
 /* vCPU numbers: from the marker, else in order of appearance; the vcpus marker sets the header. */
 static void test_vcpu_numbering(void **state)
 {
@@ -431,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_hva_clipping),
 		cmocka_unit_test(test_sync_window),
 		cmocka_unit_test(test_vcpu_numbering),
+		cmocka_unit_test(test_walk_retry),
 		cmocka_unit_test(test_parse_slot),
 		cmocka_unit_test(test_no_partial_output),
 	};

@@ -1235,7 +1235,14 @@ static int feed(struct imp *imp, const struct imp_ev *ev, const char **why)
 		imp->st->used[ev->kind]++;
 		return 0;
 	case EPTF_IEV_PAGING_ELEMENT:
-		if (!t->walking || ev->level < 1 || ev->level > 5 || (t->top && ev->level >= t->top) ||
+		/*
+		 * The walker retries from the top without a new walk event when
+		 * setting an A/D bit races (FNAME(walk_addr_generic),
+		 * `goto retry_walk`): the top level again restarts the walk.
+		 */
+		if (t->walking && t->top && ev->level == t->top)
+			t->have = 0;
+		if (!t->walking || ev->level < 1 || ev->level > 5 || (t->top && ev->level > t->top) ||
 		    (t->have >> ev->level & 1)) {
 			imp->st->unplaced[ev->kind]++;
 			return 0;

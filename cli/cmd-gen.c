@@ -21,7 +21,7 @@ static void help(FILE *f)
 		"into place, so FILE is never left half-written. Same options, same bytes.\n\n"
 		"options:\n"
 		"  --guest-size SIZE  guest-physical memory, a multiple of 2M from 4M to 16T\n"
-		"                     (suffixes k, M, G, T; default %lluM); only a bounded\n"
+		"                     (suffixes k, M, G, T; default %lluG); only a bounded\n"
 		"                     working set is touched, so 1T costs no more than 4G\n"
 		"  --vcpus N          vCPUs, 1..64 (default %u)\n"
 		"  --ops N            number of ops written, exactly (default %llu)\n"
@@ -30,7 +30,7 @@ static void help(FILE *f)
 		"  --list             list the workloads with a summary\n"
 		"  -h, --help         this text\n\n"
 		"workloads (docs/workloads.md):\n",
-		(unsigned long long)(d.guest_pages >> 8), d.nr_vcpus, (unsigned long long)d.ops,
+		(unsigned long long)(d.guest_pages >> 18), d.nr_vcpus, (unsigned long long)d.ops,
 		(unsigned long long)d.seed);
 	for (const struct eptf_workload_desc *w = eptf_workloads; w->name; w++)
 		fprintf(f, "  %-11s %s\n", w->name, w->summary);

@@ -69,6 +69,7 @@ struct stats {
 	uint64_t splits, collapses, readds;
 	uint64_t gpt_wrprot, gpt_frame_change, gpt_clear;
 	uint64_t refaults;
+	uint64_t repeat_accesses; /* direct accesses to a page accessed before */
 	uint64_t max_gfn;
 	uint64_t clear_batches[64];
 	unsigned nbatches; /* clear_dirty_log batches in the first migration */
@@ -89,6 +90,7 @@ struct checker {
 	uint64_t unmapped[16][2];
 	unsigned nunmapped;
 	struct set touched; /* direct chunks touched by map/access */
+	struct set pages;   /* direct pages accessed (until full) */
 	uint64_t used_vcpus;
 	struct stats st;
 	uint64_t last_pte[4096]; /* small cache: last pte per (table, index) hash */
@@ -256,6 +258,12 @@ static void check_op(struct checker *c, const struct eptf_op *op, uint64_t i)
 			st->max_gfn = op->addr;
 		set_slot(&c->touched, op->addr >> 9, true);
 		if (op->kind == EPTF_OP_ACCESS) {
+			if (c->pages.n < SETCAP / 2 - 1) {
+				uint8_t *seen = set_slot(&c->pages, op->addr, true);
+
+				st->repeat_accesses += *seen;
+				*seen = 1;
+			}
 			if (!slot_of(c, op->addr))
 				fail_op(op, i, "access outside every slot");
 			for (unsigned k = 0; k < c->nunmapped && k < 16; k++)
@@ -494,6 +502,10 @@ static void test_overcommit(void **state)
 	assert_true(s.kinds[EPTF_OP_CLEAR_YOUNG] > 20);
 	assert_true(s.kinds[EPTF_OP_UNMAP_HVA] > 50);
 	assert_true(s.refaults > 100); /* accesses to ranges unmapped before */
+	/* locality: most accesses revisit pages (a hot set), so a needless flush costs misses */
+	if (s.repeat_accesses <= s.kinds[EPTF_OP_ACCESS] / 2)
+		fail_msg("%llu of %llu accesses revisit a page", (unsigned long long)s.repeat_accesses,
+			 (unsigned long long)s.kinds[EPTF_OP_ACCESS]);
 	assert_true(s.map_level[1] > 0);
 }
 

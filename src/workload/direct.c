@@ -447,10 +447,10 @@ void wl_burst_age(struct eptf_workload *w)
 	}
 	for (uint64_t n = 4 + wl_below(w, 12); n; n--)
 		e_hva(w, EPTF_OP_CLEAR_FLUSH_YOUNG, base + wl_below(w, pages), 1 + wl_below(w, 16));
-	/* the guest keeps running between scans */
+	/* the guest keeps running between scans, mostly on its hot set */
 	unsigned v = wl_direct_vcpu(w);
 	for (uint64_t n = 8 + wl_below(w, 24); n; n--)
-		e_access(w, v, base + wl_below(w, pages), wl_chance(w, 30) ? EPTF_OPF_WRITE : 0);
+		e_access(w, v, wl_ws_page(w), wl_chance(w, 30) ? EPTF_OPF_WRITE : 0);
 }
 
 /* Unmap cold ranges (swap-out, balloon, THP split on the host), then refault some. */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The live capture: prerequisites, a private tracefs instance, a one-vCPU
- * VMM on the KVM API (Documentation/virt/kvm/api.rst) running the guest of
- * guest.c, and the copy of the kernel's trace text up to our end marker.
+ * The live capture: prerequisites, a private tracefs instance, a small
+ * VMM on the KVM API (Documentation/virt/kvm/api.rst) with up to four vCPUs
+ * running the guest of guest.c, and the copy of the kernel's trace text up
+ * to our end marker.
  */
-#define _GNU_SOURCE /* madvise, MADV_DONTNEED, mount */
+#define _GNU_SOURCE /* madvise, MADV_*, mount, gettid */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -298,7 +299,7 @@ static int vm_alloc(struct vm *vm, const struct eptf_capture_opts *o, struct ept
 	return 0;
 }
 
-static int vm_create(struct vm *vm, const struct eptf_guest_entry *e, char *msg, size_t len)
+static int vm_create(struct vm *vm, char *msg, size_t len)
 {
 	int sz;
 
@@ -360,7 +361,6 @@ static int vm_create(struct vm *vm, const struct eptf_guest_entry *e, char *msg,
 		if (vm_setup_cpu(vm, c->fd, i, msg, len))
 			return -1;
 	}
-	(void)e;
 	return 0;
 }
 
@@ -954,7 +954,7 @@ int eptf_capture_run(const struct eptf_capture_opts *opts, struct eptf_capture_s
 		r = EPTF_EIO;
 		goto out;
 	}
-	if (vm_create(&vm, &entry, msg, len)) {
+	if (vm_create(&vm, msg, len)) {
 		r = EPTF_EIO;
 		goto out;
 	}

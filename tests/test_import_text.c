@@ -93,7 +93,7 @@ static void test_real_excerpts(void **state)
 {
 	(void)state;
 	static const char *const names[] = { "real-touch", "real-pagetables", "real-dirtylog", "real-madvise",
-					     "real-age", "real-age-damon", "real-floodzap", "real-huge" };
+					     "real-age", "real-age-damon", "real-floodzap", "real-huge", "real-2vcpu" };
 	struct eptf_import_options o = { .format = EPTF_IMPORT_TEXT };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct eptf_import_stats st;
@@ -120,6 +120,18 @@ static void test_real_pagetables_stats(void **state)
 	assert_int_equal(st.ops[EPTF_OP_SLOT_DELETE], 1);
 	/* the invalid root freed after zap_all_fast is not zapped twice */
 	assert_true(st.ignored[EPTF_IEV_PREPARE_ZAP] >= 1);
+}
+
+/* Two vCPU threads (named by markers), each with its own root. */
+static void test_real_2vcpu(void **state)
+{
+	(void)state;
+	struct eptf_import_options o = { 0 };
+	struct eptf_import_stats st;
+	import_and_compare("real-2vcpu", &o, &st);
+	assert_int_equal(st.nr_vcpus, 2);
+	assert_int_equal(st.ops[EPTF_OP_ROOT_LOAD], 2);
+	assert_int_equal(total_unplaced(&st), 0);
 }
 
 /* trace-cmd report text (kvm plugin role format, instance prefix): a synthetic shadow excerpt. */
@@ -440,6 +452,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_excerpts),
 		cmocka_unit_test(test_real_pagetables_stats),
+		cmocka_unit_test(test_real_2vcpu),
 		cmocka_unit_test(test_tracecmd_shadow),
 		cmocka_unit_test(test_tdp_fixture),
 		cmocka_unit_test(test_malformed_classes),

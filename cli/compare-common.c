@@ -210,8 +210,21 @@ static int load_cost_file(const struct cmp_opts *o, struct eptf_cost_model *cm, 
 
 	if (!f)
 		return cli_usage_error(o->cmd, "%s: %s", path, strerror(errno));
-	while (getline(&line, &cap, f) >= 0) {
+	ssize_t got;
+	while ((got = getline(&line, &cap, f)) >= 0) {
 		lineno++;
+		/* A NUL would silently cut the line short (and binary bytes would
+		 * be echoed to the terminal): refuse any control byte but tab/CR/LF. */
+		ssize_t bad = 0;
+		while (bad < got && (line[bad] == '\t' || line[bad] == '\r' || line[bad] == '\n' ||
+				     !iscntrl((unsigned char)line[bad])))
+			bad++;
+		if (bad < got) {
+			fprintf(stderr, "%s:%lu: control byte 0x%02x in line (not a cost-model text file)\n",
+				path, lineno, (unsigned char)line[bad]);
+			rc = EPTF_EXIT_USAGE;
+			break;
+		}
 		char *hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';

@@ -405,6 +405,41 @@ static void test_writer_bad_target(void **state)
 	assert_int_equal(dir_entries(), 0);
 }
 
+static void test_writer_device_and_stdin(void **state)
+{
+	struct eptf_trace_header hdr, back;
+	struct eptf_trace_writer *w;
+	struct eptf_trace_reader *r;
+	struct eptf_op op = {.kind = EPTF_OP_SYNC};
+	struct eptf_diag diag;
+	struct stat st;
+	char path[128];
+
+	(void)state;
+	clean_dir();
+	header(&hdr, 1);
+	/* a device is written in place, never replaced by a renamed temporary */
+	assert_int_equal(eptf_trace_writer_open("/dev/null", &hdr, &w, &diag), 0);
+	assert_int_equal(eptf_trace_write(w, &op), 0);
+	assert_int_equal(eptf_trace_writer_commit(w, &diag), 0);
+	assert_int_equal(stat("/dev/null", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	assert_int_equal(eptf_trace_writer_open(dir, &hdr, &w, &diag), EPTF_EINVAL);
+	assert_null(w);
+
+	/* "-" reads stdin */
+	snprintf(path, sizeof(path), "%s/in.trace", dir);
+	assert_int_equal(eptf_trace_writer_open(path, &hdr, &w, &diag), 0);
+	assert_int_equal(eptf_trace_write(w, &op), 0);
+	assert_int_equal(eptf_trace_writer_commit(w, &diag), 0);
+	assert_non_null(freopen(path, "r", stdin));
+	assert_int_equal(eptf_trace_open("-", &back, &r, &diag), 0);
+	assert_int_equal(eptf_trace_read(r, &op, &diag), 1);
+	assert_int_equal(op.kind, EPTF_OP_SYNC);
+	assert_int_equal(eptf_trace_read(r, &op, &diag), 0);
+	eptf_trace_close(r);
+}
+
 /* A long generated trace streams out and back op for op. */
 static void test_stream_long_trace(void **state)
 {
@@ -464,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_writer_exact_bytes),
 		cmocka_unit_test(test_writer_abort_leaves_nothing),
 		cmocka_unit_test(test_writer_bad_target),
+		cmocka_unit_test(test_writer_device_and_stdin),
 		cmocka_unit_test(test_stream_long_trace),
 	};
 

@@ -19,6 +19,7 @@
 struct eptf_trace_writer {
 	FILE *f;
 	bool is_stdout;   /* "-": no temporary, nothing to rename */
+	bool is_direct;   /* not a regular file (/dev/null, a FIFO): written in place, closed on commit */
 	char *path;       /* final name */
 	char *tmp;        /* temporary name (NULL for stdout) */
 	unsigned nr_vcpus;
@@ -92,9 +93,30 @@ int eptf_trace_writer_open(const char *path, const struct eptf_trace_header *hdr
 		return EPTF_ENOMEM;
 	}
 	w->nr_vcpus = hdr->nr_vcpus;
+	struct stat st;
+
 	if (!strcmp(path, "-")) {
 		w->is_stdout = true;
 		w->f = stdout;
+	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/*
+		 * A device or a FIFO: renaming a temporary over it would replace
+		 * /dev/null with a regular file. Write to it in place.
+		 */
+		if (S_ISDIR(st.st_mode)) {
+			snprintf(diag->msg, sizeof(diag->msg), "%s: is a directory", path);
+			free(w);
+			return EPTF_EINVAL;
+		}
+		w->is_direct = true;
+		w->path = strdup(path);
+		w->f = w->path ? fopen(path, "w") : NULL;
+		if (!w->f) {
+			snprintf(diag->msg, sizeof(diag->msg), "%s: %s", path, strerror(errno));
+			free(w->path);
+			free(w);
+			return EPTF_EIO;
+		}
 	} else {
 		const char *slash = strrchr(path, '/');
 		size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
@@ -189,7 +211,11 @@ int eptf_trace_writer_commit(struct eptf_trace_writer *w, struct eptf_diag *diag
 		err = EPTF_EIO;
 		w->saved_errno = EIO;
 	}
-	if (w->is_stdout) {
+	if (w->is_direct && fclose(w->f) == EOF && !err) {
+		err = EPTF_EIO;
+		w->saved_errno = errno;
+	}
+	if (w->is_stdout || w->is_direct) {
 		if (err)
 			snprintf(diag->msg, sizeof(diag->msg), "%s: write error: %s", name,
 				 strerror(w->saved_errno));
@@ -225,6 +251,8 @@ void eptf_trace_writer_abort(struct eptf_trace_writer *w)
 		return;
 	if (w->is_stdout) {
 		fflush(w->f);
+	} else if (w->is_direct) {
+		fclose(w->f);
 	} else {
 		if (w->f)
 			fclose(w->f);

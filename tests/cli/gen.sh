@@ -52,6 +52,10 @@ done
 expect_rc 0 "gen to stdout" -- "$E" gen mixed --ops 3000 --seed 7 --vcpus 3 --guest-size 8G -o -
 cmp -s "$tmp/out" "$tmp/mixed.a" || fail "-o - differs from -o FILE"
 
+# ---- a device is written in place, not replaced ----
+expect_rc 0 "-o /dev/null" -- "$E" gen boot --ops 100 -o /dev/null
+[ -c /dev/null ] || fail "/dev/null is no longer a character device"
+
 # ---- a 1 TiB guest is cheap ----
 expect_rc 0 "1T guest" -- "$E" gen hugepage --guest-size 1T --ops 20000 -o "$tmp/tera.trace"
 grep -q "guest_pages=0x10000000" "$tmp/tera.trace" || fail "1T guest: detail does not record the size"

@@ -29,6 +29,13 @@ extern const struct eptf_workload_desc eptf_workloads[];
 
 struct eptf_workload;
 
+/*
+ * Limits (EPTF_EINVAL outside them): guest_pages a multiple of 512 (2 MiB)
+ * from 1024 (4 MiB) to 2^32 (16 TiB); nr_vcpus 1..EPTF_MAX_VCPUS; ops >= 1.
+ * The stream has exactly @ops ops and is a function of the name and the
+ * params alone (same params, same ops). Memory is fixed (a few hundred KiB)
+ * whatever @ops and @guest_pages.
+ */
 /* EPTF_ENOENT for an unknown name, EPTF_EINVAL for bad params. */
 int eptf_workload_create(const char *name, const struct eptf_workload_params *p,
 			 struct eptf_workload **out);

@@ -550,11 +550,10 @@ static int on_get_page(struct imp *imp, struct task *t, const struct imp_ev *ev)
 		imp->st->unplaced[EPTF_IEV_GET_PAGE]++;
 		return 0;
 	}
-	unsigned v = task_vcpu(imp, t);
 	int err = begin(imp); /* fixes the vCPU count before vCPU numbers are used */
 	if (err)
 		return err;
-	v = task_vcpu(imp, t);
+	unsigned v = task_vcpu(imp, t);
 	bool direct = ev->role & IMP_ROLE_DIRECT;
 	uint64_t root = direct ? 0 : ev->gfn;
 	struct vcpu_state *vs = &imp->vcpus[v];

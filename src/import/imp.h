@@ -65,7 +65,11 @@ struct imp_ev {
 
 struct imp;
 
-/* @name: input name for diagnostics; @fmt: filled in by the front end later. */
+/*
+ * A core writing to @sink and counting into @st (which the caller zeroed and
+ * whose `format` it fills before the first event: the header's detail).
+ * 0, EPTF_EINVAL (more than 64 vCPUs) or EPTF_ENOMEM.
+ */
 int imp_create(const struct eptf_import_options *opts, const struct eptf_import_sink *sink,
 	       struct eptf_import_stats *st, struct imp **out);
 void imp_destroy(struct imp *imp);

@@ -10,8 +10,11 @@
  *   indirect pages, a second table of target gfns, like KVM's sp->gfns);
  * - a hash keyed by sp->gfn (KVM's mmu_page_hash) chains the live pages;
  * - rmaps are per memslot and per level (KVM's slot->arch.rmap[level]):
- *   lazily allocated 512-entry chunks of u64 heads; a head is empty, one
- *   tagged SPTE reference, or a pointer to a small array (KVM's pte_list).
+ *   64-entry chunks of u64 heads under a two-level directory, both
+ *   allocated on first use and freed when empty again (a sparse guest pays
+ *   per touched 256 KiB, a huge slot almost nothing for its directory); a
+ *   head is empty, one tagged SPTE reference, or a pointer to a small
+ *   array (KVM's pte_list).
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -52,6 +55,15 @@
 #define REF(idx, i) (((uint64_t)(idx) << 9) | (uint64_t)(i))
 #define REF_IDX(r) ((uint32_t)((r) >> 9))
 #define REF_I(r) ((unsigned)((r)&511u))
+
+/* rmap chunk: 64 heads (512 bytes); the count per chunk fits a u8 */
+#define RCHUNK_SHIFT 6
+#define RCHUNK (1u << RCHUNK_SHIFT)
+#define RCHUNK_BYTES (RCHUNK * sizeof(uint64_t))
+
+/* rmap directory page: 512 chunks (32768 entries) */
+#define RDIR_SHIFT 9
+#define RDIR (1u << RDIR_SHIFT)
 
 #define CHUNK_SHIFT 10
 #define CHUNK_SPS (1u << CHUNK_SHIFT)
@@ -94,8 +106,15 @@ struct slot {
 	uint32_t id, flags;
 	uint64_t base, npages, hva;
 	uint64_t *dirty;     /* dirty bitmap while EPTF_SLOTF_DIRTY_LOG */
-	uint64_t **rmap[3];  /* per level: chunks of 512 heads, allocated on first use */
-	size_t nchunks[3];
+	struct rdir **rdir[3]; /* per level: directory pages, allocated on first use */
+	size_t nchunks[3];     /* chunks the level needs (bounds) */
+	size_t ndirs[3];
+};
+
+struct rdir {
+	uint64_t *chunk[RDIR]; /* RCHUNK heads each, or NULL */
+	uint8_t count[RDIR];   /* heads in use per chunk (the chunk is freed at 0) */
+	uint32_t used;         /* chunks allocated (the page is freed at 0) */
 };
 
 struct rmap_desc {
@@ -381,15 +400,16 @@ static size_t rmap_nchunks(uint64_t base, uint64_t npages, unsigned level)
 {
 	unsigned sh = LVL_SHIFT(level);
 	uint64_t entries = ((base + npages - 1) >> sh) - (base >> sh) + 1;
-	return (size_t)((entries + 511) >> 9);
+	return (size_t)((entries + RCHUNK - 1) >> RCHUNK_SHIFT);
 }
 
 static int slot_alloc_rmaps(struct eptf_mmu *m, struct slot *s)
 {
 	for (unsigned l = 1; l <= 3; l++) {
 		s->nchunks[l - 1] = rmap_nchunks(s->base, s->npages, l);
-		s->rmap[l - 1] = zalloc(m, s->nchunks[l - 1] * sizeof(uint64_t *));
-		if (!s->rmap[l - 1])
+		s->ndirs[l - 1] = (s->nchunks[l - 1] + RDIR - 1) >> RDIR_SHIFT;
+		s->rdir[l - 1] = zalloc(m, s->ndirs[l - 1] * sizeof(struct rdir *));
+		if (!s->rdir[l - 1])
 			return EPTF_ENOMEM;
 	}
 	return 0;
@@ -399,13 +419,15 @@ static int slot_alloc_rmaps(struct eptf_mmu *m, struct slot *s)
 static void slot_free_rmaps(struct eptf_mmu *m, struct slot *s)
 {
 	for (unsigned l = 0; l < 3; l++) {
-		if (!s->rmap[l])
-			continue;
-		for (size_t c = 0; c < s->nchunks[l]; c++)
-			zfree(m, s->rmap[l][c], NSPTE * sizeof(uint64_t));
-		zfree(m, s->rmap[l], s->nchunks[l] * sizeof(uint64_t *));
-		s->rmap[l] = NULL;
-		s->nchunks[l] = 0;
+		for (size_t d = 0; s->rdir[l] && d < s->ndirs[l]; d++) {
+			struct rdir *r = s->rdir[l][d];
+			for (unsigned c = 0; r && c < RDIR; c++)
+				zfree(m, r->chunk[c], RCHUNK_BYTES);
+			zfree(m, r, sizeof(*r));
+		}
+		zfree(m, s->rdir[l], s->ndirs[l] * sizeof(struct rdir *));
+		s->rdir[l] = NULL;
+		s->nchunks[l] = s->ndirs[l] = 0;
 	}
 }
 
@@ -416,31 +438,31 @@ static size_t bitmap_bytes(uint64_t npages)
 
 /* ---- rmaps (KVM's pte_list) ----------------------------------------- */
 
-static uint64_t *rmap_peek(const struct slot *s, unsigned level, uint64_t gfn)
+/* rmap entry of @gfn at @level within the slot */
+static uint64_t rmap_entry(const struct slot *s, unsigned level, uint64_t gfn)
 {
 	unsigned sh = LVL_SHIFT(level);
-	uint64_t e = (gfn >> sh) - (s->base >> sh);
-	size_t c = (size_t)(e >> 9);
-
-	if (c >= s->nchunks[level - 1] || !s->rmap[level - 1][c])
-		return NULL;
-	return &s->rmap[level - 1][c][e & 511];
+	return (gfn >> sh) - (s->base >> sh);
 }
 
-static uint64_t *rmap_head(struct eptf_mmu *m, struct slot *s, unsigned level, uint64_t gfn)
+static struct rdir *rdir_of(const struct slot *s, unsigned level, size_t c)
 {
-	unsigned sh = LVL_SHIFT(level);
-	uint64_t e = (gfn >> sh) - (s->base >> sh);
-	size_t c = (size_t)(e >> 9);
+	return c < s->nchunks[level - 1] ? s->rdir[level - 1][c >> RDIR_SHIFT] : NULL;
+}
 
-	if (c >= s->nchunks[level - 1])
-		return NULL;
-	if (!s->rmap[level - 1][c]) {
-		s->rmap[level - 1][c] = zalloc(m, NSPTE * sizeof(uint64_t));
-		if (!s->rmap[level - 1][c])
-			return NULL;
-	}
-	return &s->rmap[level - 1][c][e & 511];
+/* Chunk @c of @level, or NULL when it holds nothing. */
+static uint64_t *chunk_of(const struct slot *s, unsigned level, size_t c)
+{
+	const struct rdir *r = rdir_of(s, level, c);
+	return r ? r->chunk[c & (RDIR - 1)] : NULL;
+}
+
+static uint64_t *rmap_peek(const struct slot *s, unsigned level, uint64_t gfn)
+{
+	uint64_t e = rmap_entry(s, level, gfn);
+	uint64_t *chunk = chunk_of(s, level, (size_t)(e >> RCHUNK_SHIFT));
+
+	return chunk ? &chunk[e & (RCHUNK - 1)] : NULL;
 }
 
 static struct rmap_desc *rmap_desc(uint64_t h)
@@ -510,6 +532,58 @@ static void rmap_del(struct eptf_mmu *m, uint64_t *h, uint64_t ref)
 		return;
 	}
 	assert(!"rmap reference missing");
+}
+
+/* Add @ref to the rmap of @gfn at @level, allocating its chunk on first use. */
+static void rmap_insert(struct eptf_mmu *m, struct slot *s, unsigned level, uint64_t gfn, uint64_t ref)
+{
+	uint64_t e = rmap_entry(s, level, gfn);
+	size_t c = (size_t)(e >> RCHUNK_SHIFT);
+	struct rdir **rp = &s->rdir[level - 1][c >> RDIR_SHIFT];
+	unsigned ci = (unsigned)(c & (RDIR - 1));
+
+	assert(c < s->nchunks[level - 1]);
+	if (!*rp) {
+		*rp = zalloc(m, sizeof(struct rdir));
+		if (!*rp)
+			return;
+	}
+	struct rdir *r = *rp;
+	if (!r->chunk[ci]) {
+		r->chunk[ci] = zalloc(m, RCHUNK_BYTES);
+		if (!r->chunk[ci])
+			return;
+		r->used++;
+	}
+	uint64_t *h = &r->chunk[ci][e & (RCHUNK - 1)];
+	bool was_empty = !*h;
+	rmap_add(m, h, ref);
+	if (was_empty && *h)
+		r->count[ci]++;
+}
+
+/* Remove @ref from the rmap of @gfn at @level; an emptied chunk is freed. */
+static void rmap_remove(struct eptf_mmu *m, struct slot *s, unsigned level, uint64_t gfn, uint64_t ref)
+{
+	uint64_t e = rmap_entry(s, level, gfn);
+	size_t c = (size_t)(e >> RCHUNK_SHIFT);
+	struct rdir *r = rdir_of(s, level, c);
+	unsigned ci = (unsigned)(c & (RDIR - 1));
+	uint64_t *chunk = r ? r->chunk[ci] : NULL;
+
+	assert(chunk);
+	if (!chunk)
+		return;
+	uint64_t *h = &chunk[e & (RCHUNK - 1)];
+	rmap_del(m, h, ref);
+	if (!*h && --r->count[ci] == 0) {
+		zfree(m, chunk, RCHUNK_BYTES);
+		r->chunk[ci] = NULL;
+		if (--r->used == 0) {
+			s->rdir[level - 1][c >> RDIR_SHIFT] = NULL;
+			zfree(m, r, sizeof(*r));
+		}
+	}
 }
 
 /* ---- page tracking and large-page permission (page_track.c, lpage_info) -- */
@@ -697,10 +771,9 @@ static void spte_clear(struct eptf_mmu *m, uint32_t idx, unsigned i)
 	} else {
 		uint64_t gfn = leaf_gfn(sp, i);
 		struct slot *sl = slot_find(m, sp->as, gfn);
-		uint64_t *h = sl ? rmap_peek(sl, sp->level, gfn) : NULL;
-		assert(h);
-		if (h)
-			rmap_del(m, h, REF(idx, i));
+		assert(sl);
+		if (sl)
+			rmap_remove(m, sl, sp->level, gfn, REF(idx, i));
 		m->st.leaf_sptes--;
 		m->st.mapped_4k -= PPL(sp->level);
 	}
@@ -721,10 +794,7 @@ static void spte_set_leaf(struct eptf_mmu *m, uint32_t idx, unsigned i, uint64_t
 		if (!sp->gfns)
 			return;
 	}
-	uint64_t *h = rmap_head(m, sl, sp->level, gfn);
-	if (!h)
-		return;
-	rmap_add(m, h, REF(idx, i));
+	rmap_insert(m, sl, sp->level, gfn, REF(idx, i));
 	if (m->err)
 		return;
 	if (!sp->direct)
@@ -1294,24 +1364,32 @@ static void rmap_range(struct eptf_mmu *m, struct slot *sl, unsigned level, uint
 	uint64_t e1 = ((g1 - 1) >> sh) - (sl->base >> sh);
 
 	for (uint64_t e = (g0 >> sh) - (sl->base >> sh); e <= e1;) {
-		size_t c = (size_t)(e >> 9);
-		uint64_t cend = ((uint64_t)c + 1) << 9;
-		uint64_t *chunk = sl->rmap[level - 1][c];
-		if (!chunk) {
+		size_t c = (size_t)(e >> RCHUNK_SHIFT);
+		uint64_t cend = ((uint64_t)c + 1) << RCHUNK_SHIFT;
+		if (!rdir_of(sl, level, c)) {
+			e = (((uint64_t)(c >> RDIR_SHIFT) + 1) << RDIR_SHIFT) << RCHUNK_SHIFT;
+			continue;
+		}
+		if (!chunk_of(sl, level, c)) {
 			e = cend;
 			continue;
 		}
-		for (; e <= e1 && e < cend; e++) {
-			uint64_t *h = &chunk[e & 511];
+		/* drops may free the chunk (and its directory page) under us: look it up for every entry */
+		for (; e <= e1 && e < cend && chunk_of(sl, level, c); e++) {
+			uint64_t *h = &chunk_of(sl, level, c)[e & (RCHUNK - 1)];
 			if (drops) {
 				/* fn removes the first reference each time */
-				size_t n;
-				while ((n = rmap_count(*h)) != 0) {
+				size_t n = rmap_count(*h);
+				while (n) {
 					fn(m, rmap_at(*h, 0), arg);
-					if (rmap_count(*h) >= n) {
+					if (!chunk_of(sl, level, c))
+						break; /* the last reference of the chunk went, and the chunk */
+					size_t left = rmap_count(*h);
+					if (left >= n) {
 						assert(!"rmap drop made no progress");
 						break;
 					}
+					n = left;
 				}
 			} else {
 				size_t n = rmap_count(*h);
@@ -1856,14 +1934,18 @@ void eptf_mmu_destroy(struct eptf_mmu *m)
 	for (size_t k = 0; k < m->nslot; k++) {
 		struct slot *s = &m->slot[k];
 		for (unsigned l = 0; l < 3; l++) {
-			for (size_t c = 0; s->rmap[l] && c < s->nchunks[l]; c++) {
-				uint64_t *chunk = s->rmap[l][c];
-				for (unsigned e = 0; chunk && e < NSPTE; e++)
-					if (chunk[e] && !(chunk[e] & 1))
-						free(rmap_desc(chunk[e]));
-				free(chunk);
+			for (size_t d = 0; s->rdir[l] && d < s->ndirs[l]; d++) {
+				struct rdir *r = s->rdir[l][d];
+				for (unsigned c = 0; r && c < RDIR; c++) {
+					uint64_t *chunk = r->chunk[c];
+					for (unsigned e = 0; chunk && e < RCHUNK; e++)
+						if (chunk[e] && !(chunk[e] & 1))
+							free(rmap_desc(chunk[e]));
+					free(chunk);
+				}
+				free(r);
 			}
-			free(s->rmap[l]);
+			free(s->rdir[l]);
 		}
 		free(s->dirty);
 	}
@@ -2173,16 +2255,35 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 		if (s->dirty)
 			st.bytes += bitmap_bytes(s->npages);
 		for (unsigned l = 0; l < 3; l++) {
-			st.bytes += s->nchunks[l] * sizeof(uint64_t *);
-			for (size_t c = 0; c < s->nchunks[l]; c++) {
-				if (s->rmap[l][c])
-					st.bytes += NSPTE * sizeof(uint64_t);
-				for (unsigned e = 0; s->rmap[l][c] && e < NSPTE; e++) {
-					uint64_t h = s->rmap[l][c][e];
-					refs += rmap_count(h);
-					if (h && !(h & 1))
-						st.bytes += sizeof(struct rmap_desc) + rmap_desc(h)->cap * sizeof(uint64_t);
+			st.bytes += s->ndirs[l] * sizeof(struct rdir *);
+			for (size_t d = 0; d < s->ndirs[l]; d++) {
+				const struct rdir *r = s->rdir[l][d];
+				unsigned chunks = 0;
+				if (!r)
+					continue;
+				st.bytes += sizeof(*r);
+				for (unsigned c = 0; c < RDIR; c++) {
+					const uint64_t *chunk = r->chunk[c];
+					unsigned used = 0;
+					if (!chunk) {
+						if (r->count[c])
+							return EPTF_EINVAL;
+						continue;
+					}
+					chunks++;
+					st.bytes += RCHUNK_BYTES;
+					for (unsigned e = 0; e < RCHUNK; e++) {
+						uint64_t h = chunk[e];
+						used += h != 0;
+						refs += rmap_count(h);
+						if (h && !(h & 1))
+							st.bytes += sizeof(struct rmap_desc) + rmap_desc(h)->cap * sizeof(uint64_t);
+					}
+					if (!used || used != r->count[c])
+						return EPTF_EINVAL; /* an empty chunk is freed; the count is exact */
 				}
+				if (!chunks || chunks != r->used)
+					return EPTF_EINVAL; /* an empty directory page is freed */
 			}
 		}
 	}

@@ -56,6 +56,9 @@
 #define REF_IDX(r) ((uint32_t)((r) >> 9))
 #define REF_I(r) ((unsigned)((r)&511u))
 
+/* item storage kept between flush points (56 bytes each) */
+#define ITEMS_KEEP 65536u
+
 /* rmap chunk: 64 heads (512 bytes); the count per chunk fits a u8 */
 #define RCHUNK_SHIFT 6
 #define RCHUNK (1u << RCHUNK_SHIFT)
@@ -2114,6 +2117,12 @@ void eptf_mmu_finish(struct eptf_mmu *m)
 	}
 	m->tofree.n = 0;
 	m->nitems = 0;
+	/* a slot-wide flush point can hold millions of items: do not keep that much for the next one */
+	if (m->capitems > ITEMS_KEEP) {
+		zfree(m, m->items, m->capitems * sizeof(*m->items));
+		m->items = NULL;
+		m->capitems = 0;
+	}
 	m->site = EPTF_SITE_NONE;
 	m->pending = false;
 }

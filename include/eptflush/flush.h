@@ -15,7 +15,13 @@
  *               only what L1 knows
  *
  * Rule 1: any list or range flush that is unsupported, overflows or fails
- * degrades to a full flush of every affected root, never to no flush.
+ * degrades to a full flush of every affected root, never to no flush; a
+ * full flush that fails degrades to an INVEPT of that root
+ * (eptf_flush_ctx.invept). A call that fails with a transient status the
+ * parent may return to any well-formed call (HV_STATUS_INSUFFICIENT_MEMORY,
+ * HV_STATUS_TIME_OUT: what fault injection produces) and is handled by the
+ * fallback is counted as a fallback, not as an error; any other failure
+ * status (a rejected call) is also an error.
  */
 #ifndef EPTFLUSH_FLUSH_H
 #define EPTFLUSH_FLUSH_H
@@ -39,6 +45,11 @@ struct eptf_flush_stats {
 	uint64_t fallbacks;       /* list/range attempts that degraded to full */
 	uint64_t errors;          /* errors surfaced cleanly (seed defects 3 and 8, rejected calls) */
 	uint64_t skipped;         /* flush points where the strategy sent nothing */
+	/*
+	 * Full flushes (0x00AF) that failed and were replaced by an INVEPT of
+	 * that root through eptf_flush_ctx.invept (each is also a fallback).
+	 */
+	uint64_t invept_fallbacks;
 };
 
 struct eptf_flush_ctx {
@@ -51,6 +62,16 @@ struct eptf_flush_ctx {
 	void (*error)(void *ctx, uint64_t op_index, const char *msg);
 	void *error_ctx;
 	void *priv; /* the strategy's own state */
+	/*
+	 * The last step of the fallback chain (list -> full -> INVEPT): when a
+	 * full flush of @root_hpa fails, KVM's kvm_flush_remote_tlbs() falls
+	 * back to KVM_REQ_TLB_FLUSH, and each vCPU executes INVEPT on its root,
+	 * which the parent emulates as a flush of that root and which cannot
+	 * fail. The replay engine wires this to eptf_parent_flush_root(). May be
+	 * NULL: a failed full flush is then only reported as an error.
+	 */
+	void (*invept)(void *ctx, uint64_t root_hpa);
+	void *invept_ctx;
 };
 
 struct eptf_strategy {

@@ -7,7 +7,10 @@
  * Counting: stats.hypercalls adds eptf_hv_call_info.issues (continuations
  * included); list_hypercalls counts 0x00B0 calls started, full_flushes
  * 0x00AF calls issued, list_entries and pages_flushed what each list call
- * carried (per root). A list call that fails is an error and a fallback.
+ * carried (per root). A list call that fails is a fallback (to a full
+ * flush of that root), a full flush that fails is a fallback to an INVEPT
+ * of that root (invept_fallbacks); either is also an error unless its
+ * status is transient (transient_status(): what fault injection returns).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,23 +40,54 @@ void eptf_flush__report(struct eptf_flush_ctx *ctx, uint64_t op_index, const cha
 	ctx->error(ctx->error_ctx, op_index, msg);
 }
 
+/*
+ * A failure status the parent may return for any well-formed call: out of
+ * resources (HV_STATUS_INSUFFICIENT_MEMORY) or a time-out
+ * (HV_STATUS_TIME_OUT, TLFS "Hypercall Continuation": the caller did not
+ * get the reps it asked for). Fault injection produces exactly these. KVM
+ * treats them like any failure (it falls back); we count them as fallbacks
+ * only, because the strategy did nothing wrong. Any other failure status
+ * means the parent rejected the call: that is also an error.
+ */
+static bool transient_status(uint16_t status)
+{
+	return status == EPTF_HV_STATUS_INSUFFICIENT_MEMORY || status == EPTF_HV_STATUS_TIME_OUT;
+}
+
 int eptf_flush__full_root(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp, uint64_t hpa)
 {
 	struct eptf_hv_call_info info = { 0 };
 	int r = eptf_hv_flush_space_call(&ctx->hv, hpa, &info);
+	bool transient;
 
 	ctx->stats.hypercalls += info.issues;
 	ctx->stats.full_flushes++;
-	if (r < 0) {
-		/*
-		 * Nothing is left to degrade to inside the model: KVM would
-		 * fall back to KVM_REQ_TLB_FLUSH. Report it so it is seen.
-		 */
+	if (r >= 0)
+		return r;
+	transient = r == EPTF_EHV && transient_status(info.status);
+	if (!ctx->invept) {
+		/* Nothing is left to degrade to: report it so it is seen. */
 		ctx->stats.errors++;
 		eptf_flush__report(ctx, fp->op_index, "full flush of root %#llx failed: %s (status %#x)",
 				   (unsigned long long)hpa, eptf_strerror(r), info.status);
+		return r;
 	}
-	return r;
+	/*
+	 * kvm_flush_remote_tlbs(): when the Hyper-V flush (hv_remote_flush_tlb)
+	 * returns non-zero, KVM raises KVM_REQ_TLB_FLUSH on every vCPU and each
+	 * one executes INVEPT on its root before re-entering the guest. The
+	 * parent emulates INVEPT as a flush of that root; it cannot fail.
+	 */
+	ctx->invept(ctx->invept_ctx, hpa);
+	ctx->stats.fallbacks++;
+	ctx->stats.invept_fallbacks++;
+	if (!transient) {
+		ctx->stats.errors++;
+		eptf_flush__report(ctx, fp->op_index,
+				   "full flush of root %#llx failed: %s (status %#x); INVEPT of that root instead",
+				   (unsigned long long)hpa, eptf_strerror(r), info.status);
+	}
+	return 0;
 }
 
 int eptf_flush_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
@@ -83,12 +117,22 @@ int eptf_flush__send_list(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 	ctx->stats.pages_flushed += pages;
 	if (r >= 0)
 		return 0;
-	ctx->stats.errors++;
+	/*
+	 * A failure status -- including HV_STATUS_TIME_OUT after some reps
+	 * were done -- is not resumed: hv_do_rep_hypercall() continues only
+	 * on success with fewer reps (eptf_hv_rep_call does too) and returns
+	 * any other status, and KVM then falls back to kvm_flush_remote_tlbs()
+	 * for that flush. Resuming from reps_done would also be safe for a
+	 * time-out, but it is not what Linux does.
+	 */
 	ctx->stats.fallbacks++;
-	eptf_flush__report(ctx, fp->op_index,
-			   "list flush of root %#llx failed after %u of %u entries: %s (status %#x); full flush instead",
-			   (unsigned long long)list->address_space, info.reps_done, count, eptf_strerror(r),
-			   info.status);
+	if (!(r == EPTF_EHV && transient_status(info.status))) {
+		ctx->stats.errors++;
+		eptf_flush__report(ctx, fp->op_index,
+				   "list flush of root %#llx failed after %u of %u entries: %s (status %#x); full flush instead",
+				   (unsigned long long)list->address_space, info.reps_done, count, eptf_strerror(r),
+				   info.status);
+	}
 	eptf_flush__full_root(ctx, fp, list->address_space);
 	return 1;
 }

@@ -27,14 +27,21 @@ uint64_t eptf_flush__linux_entries(const struct eptf_hv_range *ranges, size_t n)
 /* Full flush of every root of @fp after a list attempt degraded (counts one fallback per root). */
 int eptf_flush__fallback_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp);
 
-/* Full flush of one root; counts the call, and an error if it fails. */
+/*
+ * Full flush of one root; counts the call. If it fails, the root gets an
+ * INVEPT through ctx->invept (a fallback, and an error unless the status is
+ * transient); without ctx->invept the failure is an error. Returns 0 when
+ * the root was flushed one way or the other, else the negative error.
+ */
 int eptf_flush__full_root(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp, uint64_t hpa);
 
 /*
  * Send @count entries of @list (address_space already set) with 0x00B0,
  * counting the call; @pages is how many 4 KiB pages they cover. A failed
- * call is counted as an error and a fallback and that root gets a full
- * flush. Returns 0 if the list call succeeded, 1 if it degraded.
+ * call (a time-out after partial progress included: not resumed, as in
+ * Linux) is counted as a fallback -- and as an error unless its status is
+ * transient -- and that root gets a full flush. Returns 0 if the list call
+ * succeeded, 1 if it degraded.
  */
 int eptf_flush__send_list(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
 			  struct eptf_hv_flush_list *list, uint16_t count, uint64_t pages);

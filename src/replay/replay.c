@@ -49,6 +49,14 @@ static void strategy_error(void *ctx, uint64_t op_index, const char *msg)
 		r->cfg.on_error(r->cfg.ctx, op_index, msg);
 }
 
+/* The last fallback of a strategy (flush.h): INVEPT of the root whose full flush failed. */
+static void strategy_invept(void *ctx, uint64_t root_hpa)
+{
+	struct eptf_replay *r = ctx;
+
+	eptf_parent_flush_root(r->parent, root_hpa);
+}
+
 int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay **out)
 {
 	struct eptf_mmu_config mcfg = { .nr_vcpus = cfg->nr_vcpus ? cfg->nr_vcpus : 1 };
@@ -81,6 +89,8 @@ int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay 
 	r->fctx.mmu = r->mmu;
 	r->fctx.error = strategy_error;
 	r->fctx.error_ctx = r;
+	r->fctx.invept = strategy_invept;
+	r->fctx.invept_ctx = r;
 	if (r->strategy && r->strategy->init) {
 		err = r->strategy->init(&r->fctx);
 		if (err < 0)
@@ -248,7 +258,12 @@ void eptf_replay_metrics(const struct eptf_replay *r, struct eptf_metrics *m)
 	m->stale_violations = r->stale_violations;
 	m->errors = r->refused + fs->errors;
 	m->fallbacks = fs->fallbacks;
-	m->root_flushes = ps.root_flushes;
+	/*
+	 * root_flushes stays the root-switch INVEPTs, the same for every
+	 * strategy: the INVEPT fallbacks also go through
+	 * eptf_parent_flush_root() and are counted in fallbacks instead.
+	 */
+	m->root_flushes = ps.root_flushes - fs->invept_fallbacks;
 	m->faults_injected = ps.injected;
 	/*
 	 * The parent charges what it received; the oracle's calls never

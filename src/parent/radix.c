@@ -3,6 +3,7 @@
 #include "parent/radix.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <eptflush/error.h>
 
@@ -44,12 +45,21 @@ static bool rx_empty(const struct rx_node *n)
 	return true;
 }
 
+/*
+ * Only the presence bitmap is cleared: a slot is read only when its bit is
+ * set, and every path that sets a bit writes the slot first. Skipping the
+ * 4 KiB slot array (calloc cleared all 4160 bytes) matters because nodes
+ * come and go with every flush that empties them and every refault
+ * (bench_replay, BENCHMARKS.md: calloc's memset was the top libc cost).
+ */
 static struct rx_node *rx_alloc(struct rx_tree *t)
 {
-	struct rx_node *n = calloc(1, sizeof(*n));
+	struct rx_node *n = malloc(sizeof(*n));
 
-	if (n)
+	if (n) {
+		memset(n->bits, 0, sizeof(n->bits));
 		t->nodes++;
+	}
 	return n;
 }
 

@@ -15,7 +15,7 @@
  * docs/parent-model.md).
  *
  * Slot encoding (packed u64): bit 0 = 1 for a leaf, payload in bits 1-63;
- * bit 0 = 0 for a child node pointer (calloc'd, so at least 2-aligned).
+ * bit 0 = 0 for a child node pointer (malloc'd, so at least 2-aligned).
  * Presence lives only in the bitmap, so a leaf payload of 0 is fine.
  */
 #ifndef EPTF_PARENT_RADIX_H

@@ -5,9 +5,12 @@
  * (table on stdout; --json, --csv, --html files). compare reports; `check`
  * is the gate, so violations do not change the exit status here.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <eptflush/error.h>
 #include <eptflush/flush.h>
@@ -23,6 +26,38 @@
  * root). The workload options below then no longer apply to the default.
  */
 #define COMPARE_DEFAULT_INPUT CMP_WORKLOAD_PREFIX "mixed"
+/*
+ * Can a report be written to @path (a file or "-")? Checked before the
+ * replays so that a typo in an output path fails at once rather than after a
+ * long run, and so that one bad path does not leave the other reports
+ * written and the command failed. A write can still fail later (disk full);
+ * eptf_report_save() then leaves nothing half-written.
+ */
+static int output_check(const char *cmd, const char *path)
+{
+	struct stat st;
+	char *dir;
+	const char *slash;
+	int rc = 0;
+
+	if (!path || !strcmp(path, "-"))
+		return 0;
+	if (!*path)
+		return cli_usage_error(cmd, "an output file name is empty");
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return cli_fail(cmd, "%s: %s", path, strerror(EISDIR));
+	slash = strrchr(path, '/');
+	if (!slash)
+		return access(".", W_OK | X_OK) ? cli_fail(cmd, "%s: %s", path, strerror(errno)) : 0;
+	dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	if (!dir)
+		return cli_fail(cmd, "out of memory");
+	if (access(dir, W_OK | X_OK))
+		rc = cli_fail(cmd, "%s: %s", path, strerror(errno));
+	free(dir);
+	return rc;
+}
+
 /* Workload options for generated inputs unless given: a modest run of a few seconds. */
 #define COMPARE_DEFAULT_GUEST_BYTES (16ull << 30)
 #define COMPARE_DEFAULT_VCPUS 4
@@ -119,6 +154,9 @@ static int run(int argc, char **argv)
 	if ((rc = cmp_parse_strategies(o.cmd, strat_list, strategies, CMP_MAX_LANES - 1, &nstrat)))
 		return rc;
 	if ((rc = cmp_opts_finish(&o)))
+		return rc;
+	if ((rc = output_check(o.cmd, json)) || (rc = output_check(o.cmd, csv)) ||
+	    (rc = output_check(o.cmd, html)))
 		return rc;
 	if (ninputs == 0)
 		inputs[ninputs++] = COMPARE_DEFAULT_INPUT;

@@ -55,6 +55,95 @@ static int bad_value(const char *cmd, const char *opt, const char *v, const char
 	return -1;
 }
 
+/*
+ * A fault rate: a decimal fraction from 0 to 1 with at most six digits
+ * after the point ("0.01", "1", ".5"), i.e. a whole number of parts per
+ * million, the parent's unit. Nothing else: no '%', no exponent, no sign.
+ */
+static bool parse_rate(const char *v, uint32_t *ppm)
+{
+	uint64_t whole = 0, frac = 0;
+	unsigned digits = 0, fdigits = 0;
+	const char *p = v;
+
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		if (digits >= 2)
+			return false; /* 0..1 has at most one integer digit (and a leading 0) */
+		whole = whole * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, fdigits++) {
+			if (fdigits == 6)
+				return false; /* finer than 1 ppm */
+			frac = frac * 10 + (uint64_t)(*p - '0');
+		}
+		if (!fdigits)
+			return false;
+	}
+	if (*p || (!digits && !fdigits))
+		return false;
+	for (; fdigits < 6; fdigits++)
+		frac *= 10;
+	if (whole * 1000000u + frac > 1000000u)
+		return false;
+	*ppm = (uint32_t)(whole * 1000000u + frac);
+	return true;
+}
+
+/* --inject KIND=RATE[,KIND=RATE...]: set the named kinds, leave the others. */
+static int parse_inject(struct cmp_opts *o, const char *spec)
+{
+	static const char *const kinds[] = {"hv-error", "partial", "timeout"};
+	uint32_t *dst[] = {&o->parent.inject.hv_error_ppm, &o->parent.inject.partial_ppm,
+			   &o->parent.inject.timeout_ppm};
+	bool seen[3] = {false, false, false};
+	char buf[256];
+	char *save = NULL;
+
+	/* strtok_r would skip empty items: refuse them here so that "a=0.1," is not half a spec */
+	if (!*spec || spec[0] == ',' || spec[strlen(spec) - 1] == ',' || strstr(spec, ",,"))
+		return bad_value(o->cmd, "inject", spec, "KIND=RATE[,KIND=RATE...]");
+	if (strlen(spec) >= sizeof(buf)) {
+		cli_usage_error(o->cmd, "--inject value too long");
+		return -1;
+	}
+	strcpy(buf, spec);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		size_t k;
+		uint32_t ppm;
+
+		if (!eq) {
+			cli_usage_error(o->cmd, "--inject %s: expected KIND=RATE, got '%s' (kinds: hv-error, partial, timeout)",
+					spec, tok);
+			return -1;
+		}
+		*eq = '\0';
+		for (k = 0; k < 3 && strcmp(tok, kinds[k]); k++)
+			;
+		if (k == 3) {
+			cli_usage_error(o->cmd, "--inject %s: unknown fault kind '%s' (kinds: hv-error, partial, timeout)",
+					spec, tok);
+			return -1;
+		}
+		if (seen[k]) {
+			cli_usage_error(o->cmd, "--inject %s: '%s' given twice", spec, tok);
+			return -1;
+		}
+		seen[k] = true;
+		if (!parse_rate(eq + 1, &ppm)) {
+			cli_usage_error(o->cmd,
+					"--inject %s: bad rate '%s' for %s (a fraction from 0 to 1 with at most 6 decimals, like 0.01)",
+					spec, eq + 1, tok);
+			return -1;
+		}
+		*dst[k] = ppm;
+	}
+	if (!seen[0] && !seen[1] && !seen[2])
+		return bad_value(o->cmd, "inject", spec, "KIND=RATE[,KIND=RATE...]");
+	return 0;
+}
+
 int cmp_opt(struct cmp_opts *o, int argc, char **argv, int *i)
 {
 	const char *v;
@@ -143,6 +232,20 @@ int cmp_opt(struct cmp_opts *o, int argc, char **argv, int *i)
 		if (!cli_parse_u64(v, &u) || u == 0)
 			return bad_value(o->cmd, "ops", v, "a positive count");
 		o->wp.ops = u;
+		return 1;
+	}
+	if ((m = cmp_optarg(o->cmd, argc, argv, i, "inject", &v)) != 0) {
+		if (m < 0)
+			return -1;
+		return parse_inject(o, v) < 0 ? -1 : 1;
+	}
+	if ((m = cmp_optarg(o->cmd, argc, argv, i, "inject-seed", &v)) != 0) {
+		if (m < 0)
+			return -1;
+		/* JSON integers are signed 64-bit: keep the recorded seed exact */
+		if (!cli_parse_u64(v, &u) || u > INT64_MAX)
+			return bad_value(o->cmd, "inject-seed", v, "an integer from 0 to 2^63-1");
+		o->parent.inject.seed = u;
 		return 1;
 	}
 	if ((m = cmp_optarg(o->cmd, argc, argv, i, "seed", &v)) != 0) {
@@ -256,6 +359,11 @@ int cmp_opts_finish(struct cmp_opts *o)
 	char why[512];
 	char buf[256];
 
+	const struct eptf_parent_inject *in = &o->parent.inject;
+	/* one draw per call picks at most one fault: the rates share one unit interval */
+	if ((uint64_t)in->hv_error_ppm + in->partial_ppm + in->timeout_ppm > 1000000u)
+		return cli_usage_error(o->cmd, "--inject: the rates add up to more than 1 (%g)",
+				       ((double)in->hv_error_ppm + in->partial_ppm + in->timeout_ppm) / 1e6);
 	for (size_t i = 0; i < o->ncost_files; i++) {
 		int rc = load_cost_file(o, &o->parent.cost, o->cost_files[i]);
 		if (rc)
@@ -287,6 +395,10 @@ void cmp_opts_help(FILE *f)
 		   "  --cost-model FILE        cost parameters, 'key = value' per line, '#' comments\n"
 		   "  --set key=value          one cost parameter (after any --cost-model file)\n"
 		   "  --no-check               turn the stale-translation checker off\n"
+		   "  --inject KIND=RATE[,...] fault injection into the parent's hypercalls; KIND is\n"
+		   "                           hv-error, partial or timeout, RATE a fraction of calls\n"
+		   "                           from 0 to 1 (like 0.01, at most 6 decimals, sum <= 1)\n"
+		   "  --inject-seed N          seed of the fault sequence (default 0)\n"
 		   "generated workloads:\n"
 		   "  --guest-size SIZE        guest-physical size (4k..1T, binary units)\n"
 		   "  --vcpus N  --ops N  --seed N\n"
@@ -652,6 +764,10 @@ int cmp_report_setup(const struct cmp_opts *o, struct eptf_report *rep)
 	rep->parent.tlb_entries = p->tlb_entries;
 	rep->parent.allow_large = p->allow_large;
 	rep->parent.gpa_bits = p->gpa_bits;
+	rep->parent.inject_hv_error_ppm = p->inject.hv_error_ppm;
+	rep->parent.inject_partial_ppm = p->inject.partial_ppm;
+	rep->parent.inject_timeout_ppm = p->inject.timeout_ppm;
+	rep->parent.inject_seed = p->inject.seed;
 	for (size_t k = 0; eptf_cost_model_keys[k]; k++)
 		if (eptf_report_add_param(rep, eptf_cost_model_keys[k], eptf_cost_model_get(&p->cost, k)) < 0)
 			return cli_fail(o->cmd, "out of memory");

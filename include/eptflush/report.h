@@ -78,6 +78,13 @@ struct eptf_report_parent {
 	char backing[4];       /* "4k", "2m", "1g" */
 	bool allow_large;
 	unsigned gpa_bits;
+	/*
+	 * Hypercall fault injection (--inject, --inject-seed): the parent's
+	 * rates in parts per million and the seed. The JSON `parent` object
+	 * carries an `inject` object only when a rate is non-zero.
+	 */
+	uint32_t inject_hv_error_ppm, inject_partial_ppm, inject_timeout_ppm;
+	uint64_t inject_seed;
 };
 
 /* One cost-model parameter, in documentation order. */

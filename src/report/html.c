@@ -407,6 +407,10 @@ int eptf_report_write_html(const struct eptf_report *rep, FILE *f)
 	fprintf(f, "</td></tr>\n<tr><th>allow_large</th><td>%s</td></tr>\n"
 		   "<tr><th>gpa_bits</th><td class=\"num\">%u</td></tr>\n",
 		rep->parent.allow_large ? "true" : "false", rep->parent.gpa_bits);
+	if (rep->parent.inject_hv_error_ppm || rep->parent.inject_partial_ppm || rep->parent.inject_timeout_ppm)
+		fprintf(f, "<tr><th>inject</th><td>hv-error=%g, partial=%g, timeout=%g, seed %llu</td></tr>\n",
+			rep->parent.inject_hv_error_ppm / 1e6, rep->parent.inject_partial_ppm / 1e6,
+			rep->parent.inject_timeout_ppm / 1e6, (unsigned long long)rep->parent.inject_seed);
 	fputs("</tbody>\n</table>\n<h2>Cost model (cycles)</h2>\n<table id=\"cost-model\" class=\"data\">\n"
 	      "<thead><tr><th>parameter</th><th>cycles</th></tr></thead>\n<tbody>\n", f);
 	for (size_t i = 0; i < rep->nparams; i++) {

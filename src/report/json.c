@@ -109,6 +109,21 @@ json_t *eptf_report_json(const struct eptf_report *rep)
 	ok = ok && put(parent, "backing", jstr(rep->parent.backing));
 	ok = ok && put(parent, "allow_large", json_boolean(rep->parent.allow_large));
 	ok = ok && put(parent, "gpa_bits", u64(rep->parent.gpa_bits));
+	if (ok && (rep->parent.inject_hv_error_ppm || rep->parent.inject_partial_ppm ||
+		   rep->parent.inject_timeout_ppm)) {
+		/* rates as the fractions --inject takes (ppm / 1e6: exact to 6 decimals) */
+		json_t *inj = json_object();
+
+		ok = inj != NULL;
+		ok = ok && put(inj, "hv_error", json_real(rep->parent.inject_hv_error_ppm / 1e6));
+		ok = ok && put(inj, "partial", json_real(rep->parent.inject_partial_ppm / 1e6));
+		ok = ok && put(inj, "timeout", json_real(rep->parent.inject_timeout_ppm / 1e6));
+		ok = ok && put(inj, "seed", u64(rep->parent.inject_seed));
+		if (ok)
+			ok = put(parent, "inject", inj);
+		else
+			json_decref(inj);
+	}
 	for (size_t i = 0; ok && i < rep->nparams; i++)
 		ok = put(cost, rep->params[i].key, u64(rep->params[i].value));
 	for (size_t i = 0; ok && i < rep->nresults; i++) {

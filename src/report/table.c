@@ -48,6 +48,31 @@ static void print_row(FILE *f, char cells[NCOLS][CELL], const size_t *w)
 	fputc('\n', f);
 }
 
+static bool injecting(const struct eptf_report *rep)
+{
+	return rep->parent.inject_hv_error_ppm || rep->parent.inject_partial_ppm || rep->parent.inject_timeout_ppm;
+}
+
+/* Under an input's rows when faults are injected: what each strategy drew and how often it fell back. */
+static void fault_line(const struct eptf_report *rep, size_t in, FILE *f)
+{
+	char a[CELL], b[CELL];
+	bool first = true;
+
+	fputs("faults injected / fallbacks taken:", f);
+	for (size_t i = 0; i < rep->nresults; i++) {
+		const struct eptf_report_result *r = &rep->results[i];
+
+		if (r->input != in)
+			continue;
+		fprintf(f, "%s %s %s/%s", first ? "" : ",", r->strategy,
+			eptf_report_fmt_u64(r->m.faults_injected, a, sizeof(a)),
+			eptf_report_fmt_u64(r->m.fallbacks, b, sizeof(b)));
+		first = false;
+	}
+	fputc('\n', f);
+}
+
 int eptf_report_write_table(const struct eptf_report *rep, FILE *f)
 {
 	char cells[NCOLS][CELL];
@@ -82,6 +107,8 @@ int eptf_report_write_table(const struct eptf_report *rep, FILE *f)
 			row_cells(rep, i, cells);
 			print_row(f, cells, w);
 		}
+		if (injecting(rep))
+			fault_line(rep, in, f);
 	}
 
 	/* Correctness under the table: a correct strategy that is not clean is news. */
@@ -109,6 +136,12 @@ int eptf_report_write_table(const struct eptf_report *rep, FILE *f)
 	if (rep->nresults)
 		fprintf(f, "\ncycles: modeled by the cost model; vs full / vs ideal: cycles relative to "
 			   "`full` and to the `ideal` lower bound on the same input.\n");
+	if (rep->nresults && injecting(rep))
+		fprintf(f, "faults: hypercalls the parent failed (hv-error %g, time-out %g) or cut short (partial %g),\n"
+			   "seed %llu; fallbacks: list -> full flush -> INVEPT of the root (and overflows, as without\n"
+			   "faults); `ideal` issues no hypercalls, so it draws none.\n",
+			rep->parent.inject_hv_error_ppm / 1e6, rep->parent.inject_timeout_ppm / 1e6,
+			rep->parent.inject_partial_ppm / 1e6, (unsigned long long)rep->parent.inject_seed);
 	if (ferror(f))
 		return EPTF_EIO;
 	return bad;

@@ -22,9 +22,12 @@
  * trace.dat: the fixture tests/data/import/real-pagetables.dat (the only
  * one) is imported --dat-loops times per repetition through
  * eptf_import_dat(); the baseline reads the file's bytes as many times.
+ * A second baseline opens and closes the file with libtracecmd alone
+ * (tracecmd_open + tracecmd_close: parsing the event formats), the fixed
+ * cost of every import; events/s net of it is the per-record rate.
  *
  * usage: bench_import [--mb N] [--reps N] [--dat-loops N] [--data DIR]
- *   defaults: --mb 8 --reps 3 --dat-loops 20 --data <source dir>/tests/data/import
+ *   defaults: --mb 24 --reps 3 --dat-loops 10 --data <source dir>/tests/data/import
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <trace-cmd/trace-cmd.h>
 
 #include <eptflush/error.h>
 #include <eptflush/import.h>
@@ -246,8 +251,8 @@ static void default_data(char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	uint64_t mb = 8;
-	int reps = 3, dat_loops = 20;
+	uint64_t mb = 24;
+	int reps = 3, dat_loops = 10;
 	char data[1024];
 	int rc = 0;
 
@@ -355,7 +360,7 @@ int main(int argc, char **argv)
 
 	if (!rc && have_dat) {
 		char dat[2048];
-		double tb[MAX_REPS], td[MAX_REPS];
+		double tb[MAX_REPS], td[MAX_REPS], to[MAX_REPS];
 		struct eptf_import_stats st;
 		uint64_t ops = 0, events = 0;
 		long bytes = 0;
@@ -378,6 +383,17 @@ int main(int argc, char **argv)
 			}
 			tb[r] = bench_now() - t0;
 			t0 = bench_now();
+			tracecmd_set_loglevel(TEP_LOG_NONE);
+			for (int l = 0; l < dat_loops; l++) {
+				struct tracecmd_input *h = tracecmd_open(dat, TRACECMD_FL_LOAD_NO_PLUGINS);
+				if (!h) {
+					rc = 1;
+					break;
+				}
+				tracecmd_close(h);
+			}
+			to[r] = bench_now() - t0;
+			t0 = bench_now();
 			for (int l = 0; l < dat_loops && !rc; l++)
 				if (time_import(dat, true, &st, &ops) < 0)
 					rc = 1;
@@ -385,11 +401,16 @@ int main(int argc, char **argv)
 			events = stat_events(&st);
 		}
 		if (!rc) {
-			double mb_ = bench_median(tb, reps), md = bench_median(td, reps);
+			double mb_ = bench_median(tb, reps), md = bench_median(td, reps), mo = bench_median(to, reps);
+			double ev = (double)events * dat_loops;
 			printf("\ntrace.dat: %s (%.1f KB, %llu records, %llu events) imported %d times per repetition\n", dat,
 			       bytes / 1e3, (unsigned long long)st.lines, (unsigned long long)events, dat_loops);
-			printf("baseline fread: %.4f s; import: %.4f s, %.0f events/s, %.0f records/s; ratio %.1f\n", mb_,
-			       md, (double)events * dat_loops / md, (double)st.lines * dat_loops / md, md / mb_);
+			printf("baseline fread:                  %.4f s\n", mb_);
+			printf("baseline tracecmd open + close:  %.4f s (%.1f ms per file)\n", mo, mo / dat_loops * 1e3);
+			printf("import (eptf_import_dat):        %.4f s, %.0f events/s; ratio to fread %.0f, to open+close %.2f\n",
+			       md, ev / md, md / mb_, md / mo);
+			if (md > mo)
+				printf("net of open + close:             %.4f s, %.0f events/s\n", md - mo, ev / (md - mo));
 		}
 	} else if (!rc) {
 		printf("\ntrace.dat: no fixture real-pagetables.dat in %s: not measured\n", data);

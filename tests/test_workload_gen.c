@@ -69,6 +69,7 @@ struct stats {
 	uint64_t splits, collapses, readds;
 	uint64_t gpt_wrprot, gpt_frame_change, gpt_clear;
 	uint64_t refaults;
+	uint64_t wp_in_huge; /* wp_gfn of a page last mapped huge */
 	uint64_t repeat_accesses; /* direct accesses to a page accessed before */
 	uint64_t max_gfn;
 	uint64_t clear_batches[64];
@@ -319,10 +320,16 @@ static void check_op(struct checker *c, const struct eptf_op *op, uint64_t i)
 		if (!slot_of(c, op->addr))
 			fail_op(op, i, "zap_range outside every slot");
 		break;
-	case EPTF_OP_WP_GFN:
+	case EPTF_OP_WP_GFN: {
+		uint8_t *cv = set_slot(&c->chunks, op->addr >> 9, false);
+		uint8_t *gv = set_slot(&c->gigs, op->addr / GIG, false);
+
 		if (!slot_of(c, op->addr))
 			fail_op(op, i, "wp_gfn outside every slot");
+		if ((cv && *cv == 2) || (gv && *gv == 3))
+			st->wp_in_huge++;
 		break;
+	}
 	case EPTF_OP_CLEAR_FLUSH_YOUNG:
 	case EPTF_OP_CLEAR_YOUNG:
 	case EPTF_OP_UNMAP_HVA:
@@ -550,7 +557,9 @@ static void test_hugepage(void **state)
 	assert_int_equal(s.prep_indirect, 0);
 	assert_true(s.kinds[EPTF_OP_COMMIT_ZAP] > 50);
 	assert_true(s.kinds[EPTF_OP_ZAP_RANGE] > 50);
-	assert_true(s.kinds[EPTF_OP_WP_GFN] > 50);
+	/* a few write-tracked gfns (each blocks huge maps for good), each inside a huge mapping */
+	assert_true(s.kinds[EPTF_OP_WP_GFN] >= 8 && s.kinds[EPTF_OP_WP_GFN] <= 32);
+	assert_int_equal(s.wp_in_huge, s.kinds[EPTF_OP_WP_GFN]);
 }
 
 static void test_mixed(void **state)

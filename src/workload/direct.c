@@ -487,6 +487,8 @@ static bool pick_gig(struct eptf_workload *w, uint8_t st, uint64_t *g)
 	for (unsigned i = 0; i < w->ngig; i++) {
 		uint64_t c = w->gig_cand[(start + i) % w->ngig];
 
+		if (w->nwp && w->ngig > 1 && c == w->gig_cand[0])
+			continue; /* holds write-tracked gfns: never huge again */
 		if (wl_track_get(&w->gigs, c) == st && huge_ok(w, c * GIG_PAGES, GIG_PAGES)) {
 			*g = c;
 			return true;
@@ -558,6 +560,47 @@ static void e_prepare(struct eptf_workload *w, uint64_t gfn, unsigned level)
 	track_zap_sp(w, level, gfn);
 }
 
+/*
+ * Write-track one gfn inside a 2 MiB mapping (page tracking, as when KVM
+ * shadows a nested guest's table there: the case of seed defect 6). A
+ * tracked gfn stays tracked (there is no op to untrack it) and keeps its
+ * 2 MiB and 1 GiB ranges from being mapped huge again (lpage_info), so the
+ * tracked gfns are few (WL_MAX_WP) and confined to one 1 GiB region, the
+ * first window's, which pick_gig() then leaves out of the 1 GiB maps.
+ */
+static void wp_in_huge(struct eptf_workload *w)
+{
+	uint64_t lo = 0, hi = w->p.guest_pages, idx, gfn;
+	unsigned v;
+
+	if (w->nwp >= WL_MAX_WP)
+		return;
+	if (w->ngig > 1) {
+		lo = w->gig_cand[0] * GIG_PAGES;
+		hi = lo + GIG_PAGES;
+	}
+	for (int tries = 0; tries < 16; tries++)
+		if (wl_track_pick(w, &w->chunks, T_HUGE, &idx) && idx * 512 >= lo && idx * 512 < hi &&
+		    wl_slot_of(w, idx * 512)) {
+			wl_push(w, EPTF_OP_WP_GFN)->addr = idx * 512 + wl_below(w, 512);
+			w->nwp++;
+			return;
+		}
+	/* no 2 MiB mapping there yet: make one in the first window for a later call */
+	gfn = ws_chunk_gfn(w, (uint64_t)w->nwin * wl_below(w, w->win_chunks));
+	if (gfn >= lo && gfn < hi && huge_ok(w, gfn, 512)) {
+		v = wl_direct_vcpu(w);
+		e_map(w, v, gfn, 2, data_flags(w));
+		e_access(w, v, gfn + wl_below(w, 512), 0);
+		return;
+	}
+	/* huge maps are impossible there now (dirty logging): track a 4 KiB page */
+	if (gfn >= lo && gfn < hi && wl_slot_of(w, gfn)) {
+		wl_push(w, EPTF_OP_WP_GFN)->addr = gfn + wl_below(w, 512);
+		w->nwp++;
+	}
+}
+
 /* Direct zaps: a commit of several pages (leaf tables and non-leaf ones), zap_range, wp_gfn. */
 void wl_burst_zap(struct eptf_workload *w)
 {
@@ -599,12 +642,8 @@ void wl_burst_zap(struct eptf_workload *w)
 		op->count = pages;
 		track_drop(w, gfn, pages);
 		break;
-	default: /* write-track one gfn, preferably inside a huge mapping */
-		if (wl_track_pick(w, &w->chunks, T_HUGE, &idx) && wl_slot_of(w, idx * 512))
-			gfn = idx * 512 + wl_below(w, 512);
-		else
-			gfn = wl_ws_page(w);
-		wl_push(w, EPTF_OP_WP_GFN)->addr = gfn;
+	default:
+		wp_in_huge(w);
 		break;
 	}
 }

@@ -31,6 +31,7 @@
 #define WL_GIG_CAP 1024        /* 1 GiB tracker entries (power of two) */
 #define WL_L3_REGIONS 8192     /* 512 GiB regions below 2^40 pages */
 #define WL_MAX_GIGS 8          /* 1 GiB regions the hugepage bursts use */
+#define WL_MAX_WP 32           /* gfns write-tracked per trace (each blocks huge maps for good) */
 #define WL_NPROC 8             /* shadow processes */
 #define WL_NT1 8               /* level-1 guest tables per process */
 #define WL_LEAVES 32           /* entries used in each level-1 table */
@@ -109,6 +110,7 @@ struct eptf_workload {
 	uint64_t l3[WL_L3_REGIONS / 64];
 	uint64_t gig_cand[WL_MAX_GIGS];
 	unsigned ngig;
+	unsigned nwp; /* wp_gfn ops so far */
 
 	/* per vCPU: 0 none, 1 direct, 2 indirect on proc vproc */
 	uint8_t vmode[EPTF_MAX_VCPUS];

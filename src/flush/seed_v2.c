@@ -108,6 +108,42 @@ static int seed_sync_page(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 	return seed_list_flush(ctx, fp, r, n);
 }
 
+/*
+ * P6: every kvm_mmu_slot_gfn_write_protect() call that protected something
+ * flushes kvm_flush_remote_tlbs_with_address(kvm, gfn, 1) itself. One op of
+ * ours may write-protect several gfns (a shadow fault that shadows several
+ * guest tables): fp->gfn is the first, and each 4 KiB WP_GFN item names its
+ * own. A huge SPTE item names its first gfn, not the tracked one, so it adds
+ * nothing; the tracked gfn inside it is fp->gfn or another item's. Defect 6
+ * (one page for a huge SPTE) and defect 7 (a gfn in an indirect root) stay.
+ */
+static int seed_wp_gfn(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
+{
+	struct eptf_hv_range *r = malloc((fp->nitems + 1) * sizeof(*r));
+	size_t n = 0;
+	int ret;
+
+	if (!r) {
+		eptf_flush__fallback_full(ctx, fp);
+		return EPTF_ENOMEM;
+	}
+	r[n++] = (struct eptf_hv_range){fp->gfn, 1};
+	for (size_t i = 0; i < fp->nitems; i++) {
+		const struct eptf_inval *it = &fp->items[i];
+		bool seen = false;
+
+		if (it->site != EPTF_SITE_WP_GFN || it->kind != EPTF_INV_SPTE || it->huge)
+			continue;
+		for (size_t j = 0; j < n && !seen; j++)
+			seen = r[j].gfn == it->gfn;
+		if (!seen)
+			r[n++] = (struct eptf_hv_range){it->gfn, 1};
+	}
+	ret = eptf_flush_ranges_each(ctx, fp, r, n);
+	free(r);
+	return ret;
+}
+
 static int seed_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
 {
 	struct eptf_hv_range one, *r;
@@ -126,10 +162,7 @@ static int seed_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point 
 		free(r);
 		return ret;
 	case EPTF_SITE_WP_GFN:
-		/* P6: kvm_flush_remote_tlbs_with_address(kvm, gfn, 1) */
-		one.gfn = fp->gfn;
-		one.pages = 1;
-		return eptf_flush_ranges_linux(ctx, fp, &one, 1);
+		return seed_wp_gfn(ctx, fp);
 	case EPTF_SITE_DIRTY_LOG:
 		/* P8: kvm_flush_remote_tlbs_with_address(kvm, memslot->base_gfn, memslot->npages) */
 		one.gfn = fp->slot_base_gfn;

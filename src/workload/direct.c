@@ -453,11 +453,19 @@ void wl_burst_age(struct eptf_workload *w)
 		e_access(w, v, wl_ws_page(w), wl_chance(w, 30) ? EPTF_OPF_WRITE : 0);
 }
 
-/* Unmap cold ranges (swap-out, balloon, THP split on the host), then refault some. */
+/*
+ * Unmap cold ranges (swap-out, balloon, THP split on the host), then
+ * refault some. Cold: in a chunk the fault-in pass went through, drawn
+ * uniformly, not from the hot set that the host's LRU would keep.
+ */
 void wl_burst_reclaim(struct eptf_workload *w)
 {
+	uint64_t total = (uint64_t)w->nwin * w->win_chunks;
+	uint64_t filled = w->fill_pos < total ? w->fill_pos : total;
+
 	for (uint64_t n = 1 + wl_below(w, 3); n; n--) {
-		uint64_t gfn = wl_ws_page(w), pages;
+		uint64_t gfn = filled ? ws_chunk_gfn(w, wl_below(w, filled)) + wl_below(w, 512) : uniform_page(w);
+		uint64_t pages;
 
 		switch (wl_below(w, 3)) {
 		case 0: pages = 1 + wl_below(w, 64); break;

@@ -359,6 +359,127 @@ static void test_every_call_fails(void **state)
 	}
 }
 
+/* ---- the fallback chain at the flush layer, with a scripted parent ---------- */
+
+/* A transport that answers every call with one status and counts the calls by code. */
+struct scripted {
+	uint16_t status;
+	unsigned list_calls, space_calls;
+	unsigned invepts;
+	uint64_t invept_root;
+	unsigned errors_reported;
+};
+
+static uint64_t scripted_call(void *ctx, uint64_t control, const void *input, size_t len)
+{
+	struct scripted *sc = ctx;
+
+	(void)input;
+	(void)len;
+	if ((control & 0xffffu) == EPTF_HVCALL_FLUSH_GPA_LIST)
+		sc->list_calls++;
+	else
+		sc->space_calls++;
+	/* success completes every rep asked (bits 43:32 of the control word) */
+	return eptf_hv_result_build(sc->status,
+				    sc->status == EPTF_HV_STATUS_SUCCESS ? (uint16_t)((control >> 32) & 0xfffu) : 0);
+}
+
+static void scripted_invept(void *ctx, uint64_t root)
+{
+	struct scripted *sc = ctx;
+
+	sc->invepts++;
+	sc->invept_root = root;
+}
+
+static void scripted_error(void *ctx, uint64_t op, const char *msg)
+{
+	struct scripted *sc = ctx;
+
+	(void)op;
+	assert_non_null(msg);
+	sc->errors_reported++;
+}
+
+/* One list call of one range to root 0x5000 through @status; returns the flush stats. */
+static struct eptf_flush_stats chain(uint16_t status, bool hook, struct scripted *sc)
+{
+	const struct eptf_root_ref root = { .hpa = 0x5000, .direct = true };
+	const struct eptf_hv_range range = { .gfn = 0x100, .pages = 4 };
+	struct eptf_flush_point fp;
+	struct eptf_flush_ctx ctx;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->status = status;
+	memset(&fp, 0, sizeof(fp));
+	fp.site = EPTF_SITE_ZAP_RANGE;
+	fp.op_index = 3;
+	fp.roots = &root;
+	fp.nroots = 1;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.hv.hypercall = scripted_call;
+	ctx.hv.ctx = sc;
+	ctx.error = scripted_error;
+	ctx.error_ctx = sc;
+	if (hook) {
+		ctx.invept = scripted_invept;
+		ctx.invept_ctx = sc;
+	}
+	assert_int_equal(eptf_flush_ranges_linux(&ctx, &fp, &range, 1), 0);
+	return ctx.stats;
+}
+
+static void test_chain_transient(void **state)
+{
+	struct scripted sc;
+	struct eptf_flush_stats st;
+
+	(void)state;
+	/* injected failures: list -> full -> INVEPT, two fallbacks, no error */
+	st = chain(EPTF_HV_STATUS_INSUFFICIENT_MEMORY, true, &sc);
+	assert_int_equal(sc.list_calls, 1);
+	assert_int_equal(sc.space_calls, 1);
+	assert_int_equal(sc.invepts, 1);
+	assert_int_equal(sc.invept_root, 0x5000);
+	assert_int_equal(st.fallbacks, 2);
+	assert_int_equal(st.invept_fallbacks, 1);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(sc.errors_reported, 0);
+	st = chain(EPTF_HV_STATUS_TIME_OUT, true, &sc);
+	assert_int_equal(sc.invepts, 1);
+	assert_int_equal(st.fallbacks, 2);
+	assert_int_equal(st.errors, 0);
+}
+
+static void test_chain_rejected(void **state)
+{
+	struct scripted sc;
+	struct eptf_flush_stats st;
+
+	(void)state;
+	/* a rejected call is the strategy's fault: still the whole chain, and an error at each step */
+	st = chain(EPTF_HV_STATUS_INVALID_PARAMETER, true, &sc);
+	assert_int_equal(sc.invepts, 1);
+	assert_int_equal(st.fallbacks, 2);
+	assert_int_equal(st.invept_fallbacks, 1);
+	assert_int_equal(st.errors, 2);
+	assert_int_equal(sc.errors_reported, 2);
+	/* without the hook nothing is left to degrade to: an error, no INVEPT fallback */
+	st = chain(EPTF_HV_STATUS_INSUFFICIENT_MEMORY, false, &sc);
+	assert_int_equal(sc.space_calls, 1);
+	assert_int_equal(sc.invepts, 0);
+	assert_int_equal(st.fallbacks, 1);
+	assert_int_equal(st.invept_fallbacks, 0);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(sc.errors_reported, 1);
+	/* success: nothing degrades */
+	st = chain(EPTF_HV_STATUS_SUCCESS, true, &sc);
+	assert_int_equal(sc.list_calls, 1);
+	assert_int_equal(sc.space_calls, 0);
+	assert_int_equal(st.fallbacks + st.errors + sc.invepts, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +492,8 @@ int main(void)
 		cmocka_unit_test(test_wl_5),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_every_call_fails),
+		cmocka_unit_test(test_chain_transient),
+		cmocka_unit_test(test_chain_rejected),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -47,8 +47,8 @@ static const struct {
 	uint64_t guest_pages;
 	uint64_t ops;
 } workloads[] = {
-	{ "boot", 16ull << 8, 12000 },      { "migrate", 256ull << 8, 4000 },
-	{ "overcommit", 256ull << 8, 5000 }, { "shadow", 256ull << 8, 6000 },
+	{ "boot", 16ull << 8, 10000 },      { "migrate", 256ull << 8, 4000 },
+	{ "overcommit", 256ull << 8, 4000 }, { "shadow", 256ull << 8, 6000 },
 	{ "hugepage", 256ull << 8, 2500 },  { "mixed", 256ull << 8, 5000 },
 };
 #define NWL (sizeof(workloads) / sizeof(workloads[0]))
@@ -198,6 +198,11 @@ static void check_workload(const struct stream *s)
 
 			for (size_t l = 0; l < nl; l++) {
 				const struct eptf_metrics *b = &base[l].m;
+				bool ideal = !strcmp(names[l], EPTF_IDEAL_NAME);
+
+				/* ideal is checked once per kind: it has nothing to draw faults on */
+				if (ideal && ri + 1 != NRATES)
+					continue;
 				struct outcome o = run(s, names[l], &in);
 				const struct eptf_metrics *m = &o.m;
 				char tag[128];
@@ -211,7 +216,7 @@ static void check_workload(const struct stream *s)
 				/* the same op stream: the same flush points and root switches */
 				assert_int_equal(m->flush_points, b->flush_points);
 				assert_int_equal(m->root_flushes, b->root_flushes);
-				if (!strcmp(names[l], EPTF_IDEAL_NAME)) {
+				if (ideal) {
 					/* no hypercall reaches the parent: nothing to inject or fall back from */
 					assert_int_equal(m->faults_injected, 0);
 					assert_int_equal(m->fallbacks, 0);

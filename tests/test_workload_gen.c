@@ -67,7 +67,8 @@ struct stats {
 	uint64_t dirty_on, dirty_off, writes;
 	uint64_t prep_level[5], prep_indirect;
 	uint64_t splits, collapses, readds;
-	uint64_t gpt_wrprot, gpt_frame_change, gpt_clear;
+	uint64_t gpt_wrprot, gpt_frame_change, gpt_clear, gpt_huge;
+	uint64_t indirect_huge_maps; /* level-2 maps of gvas (inside a guest 2 MiB page) */
 	uint64_t refaults;
 	uint64_t wp_in_huge; /* wp_gfn of a page last mapped huge */
 	uint64_t repeat_accesses; /* direct accesses to a page accessed before */
@@ -251,6 +252,8 @@ static void check_op(struct checker *c, const struct eptf_op *op, uint64_t i)
 		if (c->vmode[op->vcpu] == 2) {
 			if (op->addr >= 1ull << 36)
 				fail_op(op, i, "gva page past 48 bits");
+			if (op->kind == EPTF_OP_MAP && op->level == 2)
+				st->indirect_huge_maps++;
 			break;
 		}
 		if (op->flags & EPTF_OPF_WRITE)
@@ -348,6 +351,11 @@ static void check_op(struct checker *c, const struct eptf_op *op, uint64_t i)
 			fail_op(op, i, "guest table outside every slot");
 		if ((op->value & EPTF_GPTE_PRESENT) && !slot_of(c, (op->value & EPTF_GPTE_FRAME_MASK) >> 12))
 			fail_op(op, i, "guest PTE frame outside every slot");
+		if (op->value & EPTF_GPTE_HUGE) {
+			st->gpt_huge++;
+			if (((op->value & EPTF_GPTE_FRAME_MASK) >> 12) % 512)
+				fail_op(op, i, "a 2 MiB guest page not 2 MiB aligned");
+		}
 		if (!op->value)
 			st->gpt_clear++;
 		else if ((*last & EPTF_GPTE_WRITABLE) && !(op->value & EPTF_GPTE_WRITABLE) &&
@@ -528,6 +536,8 @@ static void test_shadow(void **state)
 	assert_true(s.gpt_wrprot > 100);       /* fork / mprotect: W removed, same frame */
 	assert_true(s.gpt_frame_change > 100); /* copy-on-write breaks: new frame */
 	assert_true(s.gpt_clear > 100);        /* munmap, exit */
+	assert_true(s.gpt_huge > 10);          /* guest 2 MiB pages: created, forked, copied on write */
+	assert_true(s.indirect_huge_maps > 10);
 	assert_true(s.kinds[EPTF_OP_SYNC] > 50);
 	assert_true(s.prep_indirect > 10);
 	assert_int_equal(s.prep_indirect, s.kinds[EPTF_OP_PREPARE_ZAP]);

@@ -11,7 +11,9 @@
  *
  * Layout of process p: T4 at pt_base + 16p; T4[1] -> T3; T3[0] -> T2;
  * T2[pd[k]] -> T1[k] (k < WL_NT1); T1[k][i] (i < WL_LEAVES) -> data. So a
- * leaf's guest-virtual page is 1 << 27 | pd[k] << 9 | i.
+ * leaf's guest-virtual page is 1 << 27 | pd[k] << 9 | i. T2[pdh] maps a
+ * 2 MiB guest page (PS: a transparent huge page in the guest), gva pages
+ * 1 << 27 | pdh << 9 | 0..511.
  */
 #include <string.h>
 
@@ -48,6 +50,20 @@ static uint64_t data_pte(struct eptf_workload *w, bool writable)
 {
 	return data_frame(w) << 12 | EPTF_GPTE_PRESENT | (writable ? EPTF_GPTE_WRITABLE : 0) |
 	       (wl_chance(w, 50) ? EPTF_GPTE_NX : 0);
+}
+
+/* A 2 MiB guest page: a 2 MiB-aligned working-set frame outside the page-table chunk. */
+static uint64_t huge_pte(struct eptf_workload *w, bool writable)
+{
+	uint64_t gfn = data_frame(w) & ~511ull;
+
+	return gfn << 12 | EPTF_GPTE_PRESENT | EPTF_GPTE_HUGE | (writable ? EPTF_GPTE_WRITABLE : 0);
+}
+
+static void set_huge(struct eptf_workload *w, struct wl_proc *pr, uint64_t pte)
+{
+	pr->hpte = pte;
+	gpt_write(w, pr->t2, pr->pdh, pte);
 }
 
 static void set_leaf(struct eptf_workload *w, struct wl_proc *pr, unsigned k, unsigned i, uint64_t pte)
@@ -126,6 +142,27 @@ static void touch(struct eptf_workload *w, unsigned v, unsigned p, unsigned k, u
 		pr->sh3 = pr->sh2 = pr->sh1[k] = true;
 }
 
+/* An access (or fault-in at 4 KiB or 2 MiB) inside the 2 MiB guest page of @p. */
+static void touch_huge(struct eptf_workload *w, unsigned v, unsigned p)
+{
+	struct wl_proc *pr = &w->proc[p];
+	struct eptf_op *op;
+	bool present = pr->hpte & EPTF_GPTE_PRESENT, writable = pr->hpte & EPTF_GPTE_WRITABLE;
+
+	op = wl_push(w, present && wl_chance(w, 25) ? EPTF_OP_MAP : EPTF_OP_ACCESS);
+	op->vcpu = v;
+	op->addr = 1ull << 27 | (uint64_t)pr->pdh << 9 | wl_below(w, 512);
+	op->flags = writable && wl_chance(w, 40) ? EPTF_OPF_WRITE : 0;
+	if (op->kind == EPTF_OP_MAP) {
+		op->level = (uint8_t)(1 + wl_below(w, 2));
+		if (op->level == 2)
+			op->addr &= ~511ull;
+		op->flags = writable ? EPTF_OPF_WRITE : 0;
+	}
+	if (present)
+		pr->sh3 = pr->sh2 = true;
+}
+
 static void sync_proc(struct eptf_workload *w, unsigned p)
 {
 	for (unsigned v = 0; v < w->p.nr_vcpus; v++)
@@ -161,17 +198,37 @@ static void proc_create(struct eptf_workload *w, unsigned p, int parent)
 				break;
 		}
 	}
+	if (parent >= 0) {
+		pr->pdh = w->proc[parent].pdh;
+	} else {
+		for (;;) {
+			bool dup = false;
+
+			pr->pdh = (uint16_t)wl_below(w, 512);
+			for (unsigned j = 0; j < WL_NT1; j++)
+				dup |= pr->pd[j] == pr->pdh;
+			if (!dup)
+				break;
+		}
+	}
 	gpt_write(w, pr->t4, 1, pr->t3 << 12 | PTE_TABLE);
 	gpt_write(w, pr->t3, 0, pr->t2 << 12 | PTE_TABLE);
 	for (unsigned k = 0; k < WL_NT1; k++)
 		gpt_write(w, pr->t2, pr->pd[k], pr->t1[k] << 12 | PTE_TABLE);
 	if (parent < 0) {
+		set_huge(w, pr, huge_pte(w, true));
 		for (unsigned k = 0; k < WL_NT1; k++)
 			for (unsigned n = 0; n < 16; n++)
 				set_leaf(w, pr, k, (unsigned)wl_below(w, WL_LEAVES), data_pte(w, true));
 		return;
 	}
 	struct wl_proc *pa = &w->proc[parent];
+	/* a huge page is shared copy-on-write like any other (the PMD loses W in both) */
+	if (pa->hpte & EPTF_GPTE_PRESENT) {
+		set_huge(w, pr, pa->hpte & ~EPTF_GPTE_WRITABLE);
+		if (pa->hpte & EPTF_GPTE_WRITABLE)
+			set_huge(w, pa, pa->hpte & ~EPTF_GPTE_WRITABLE);
+	}
 	for (unsigned k = 0; k < WL_NT1; k++)
 		for (unsigned i = 0; i < WL_LEAVES; i++) {
 			uint64_t pte = pa->leaf[k][i];
@@ -226,6 +283,8 @@ static void proc_exit(struct eptf_workload *w, unsigned p)
 				set_leaf(w, pr, k, i, 0);
 		gpt_write(w, pr->t2, pr->pd[k], 0);
 	}
+	if (pr->hpte)
+		set_huge(w, pr, 0);
 	gpt_write(w, pr->t3, 0, 0);
 	gpt_write(w, pr->t4, 1, 0);
 	pr->alive = false;
@@ -271,6 +330,10 @@ void wl_burst_shadow(struct eptf_workload *w)
 		for (uint64_t n = 8 + wl_below(w, 24); n; n--) {
 			k = (unsigned)wl_below(w, WL_NT1);
 			i = (unsigned)wl_below(w, WL_LEAVES);
+			if (wl_chance(w, 15)) {
+				touch_huge(w, v, p);
+				continue;
+			}
 			if (!(pr->leaf[k][i] & EPTF_GPTE_PRESENT) && wl_chance(w, 50))
 				set_leaf(w, pr, k, i, data_pte(w, true)); /* the guest's own page fault */
 			touch(w, v, p, k, i);
@@ -284,6 +347,11 @@ void wl_burst_shadow(struct eptf_workload *w)
 				set_leaf(w, pr, k, i, data_pte(w, true));
 				n++;
 			}
+		/* the 2 MiB page's copy-on-write: a new huge frame (a level-2 table write) */
+		if ((pr->hpte & EPTF_GPTE_PRESENT) && !(pr->hpte & EPTF_GPTE_WRITABLE) && wl_chance(w, 30)) {
+			set_huge(w, pr, huge_pte(w, true));
+			n++;
+		}
 		if (n) {
 			wl_push(w, EPTF_OP_SYNC)->vcpu = v;
 			for (unsigned c = 0; c < n; c++)

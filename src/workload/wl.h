@@ -79,6 +79,8 @@ struct wl_proc {
 	bool alive;
 	uint64_t t4, t3, t2, t1[WL_NT1]; /* guest table gfns */
 	uint16_t pd[WL_NT1];             /* T2 index of each T1 */
+	uint16_t pdh;                    /* T2 index of the 2 MiB guest page (PS) */
+	uint64_t hpte;                   /* T2[pdh] as written (0: not present) */
 	bool sh4, sh3, sh2, sh1[WL_NT1]; /* KVM has a shadow page for the table (as far as we know) */
 	uint64_t leaf[WL_NT1][WL_LEAVES]; /* guest PTEs as written (0: not present) */
 };

@@ -14,14 +14,14 @@
 #ifndef EPTF_WL_H
 #define EPTF_WL_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <eptflush/mmu.h>
 #include <eptflush/workload.h>
 
-#define WL_QCAP 4096           /* queued ops; a burst pushes at most WL_BURST_MAX */
-#define WL_BURST_MAX 2048
+#define WL_QCAP 4096           /* queued ops: the largest burst must fit (static_assert below) */
 #define WL_MAX_RAM_SLOTS 4
 #define WL_BAR_SLOT 8          /* a movable device slot (a PCI BAR) for hugepage/mixed */
 #define WL_BAR_PAGES 4096      /* 16 MiB */
@@ -42,6 +42,16 @@
 #define WL_HVA_BASE 0x100000000000ull /* 16 TiB, 1 GiB aligned */
 #define WL_BAR_HVA 0x600000000000ull
 #define WL_MAX_GUEST_PAGES (1ull << 32) /* 16 TiB */
+
+/*
+ * The largest bursts: a migration round (2 x WL_MIG_SET writes, as many
+ * clear_dirty_logs at most, a get per slot, a root load per vCPU) and an
+ * exit (a prepare per table, every leaf cleared) or a fork (every leaf
+ * copied and write-protected).
+ */
+static_assert(2 * WL_MIG_SET <= WL_DIRTY_MAX, "a round's writes fit the dirty list");
+static_assert(2 * WL_DIRTY_MAX + WL_MAX_RAM_SLOTS + EPTF_MAX_VCPUS <= WL_QCAP, "a round fits the queue");
+static_assert(2 * (WL_NT1 * WL_LEAVES + WL_NT1 + 8) + EPTF_MAX_VCPUS <= WL_QCAP, "a fork fits the queue");
 
 /* chunk (2 MiB) and gig (1 GiB) tracker states */
 enum { T_NONE = 0, T_TABLE = 1, T_HUGE = 2 };

@@ -82,7 +82,7 @@ struct eptf_op *wl_push(struct eptf_workload *w, uint32_t kind)
 	struct eptf_op *op;
 
 	if (w->qlen == WL_QCAP)
-		abort(); /* a burst larger than WL_BURST_MAX is a generator bug */
+		abort(); /* a burst larger than the queue: a generator bug (see wl.h) */
 	op = &w->q[(w->qhead + w->qlen++) % WL_QCAP];
 	memset(op, 0, sizeof(*op));
 	op->kind = kind;

@@ -20,12 +20,32 @@
 #include "compare-common.h"
 
 /*
- * What `eptflush compare` runs with no argument (`make demo`). One constant:
- * when a captured trace ships under data/, point this at it (a path is taken
- * relative to the working directory; `make demo` runs at the repository
- * root). The workload options below then no longer apply to the default.
+ * What `eptflush compare` runs with no argument (`make demo`): the real KVM
+ * trace shipped in data/ (captured on /dev/kvm, see data/README.md), found
+ * through $EPTF_DATA_DIR or the source tree this binary was built from. If
+ * it is not there (an installed binary without the data), the synthetic
+ * `mixed` workload stands in, and compare says so.
  */
-#define COMPARE_DEFAULT_INPUT CMP_WORKLOAD_PREFIX "mixed"
+#define COMPARE_DEFAULT_TRACE "capture-all.trace"
+#define COMPARE_DEFAULT_FALLBACK CMP_WORKLOAD_PREFIX "mixed"
+#ifndef EPTF_DATA_DIR
+#define EPTF_DATA_DIR "data"
+#endif
+
+static const char *default_input(bool announce)
+{
+	static char path[4096];
+	const char *dir = getenv("EPTF_DATA_DIR");
+
+	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : EPTF_DATA_DIR,
+		 COMPARE_DEFAULT_TRACE);
+	if (access(path, R_OK) == 0)
+		return path;
+	if (announce)
+		fprintf(stderr, "eptflush compare: %s not found; running the synthetic %s workload instead\n",
+			path, COMPARE_DEFAULT_FALLBACK + strlen(CMP_WORKLOAD_PREFIX));
+	return COMPARE_DEFAULT_FALLBACK;
+}
 /*
  * Can a report be written to @path (a file or "-")? Checked before the
  * replays so that a typo in an output path fails at once rather than after a
@@ -67,13 +87,14 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: eptflush compare [options] [TRACE|WORKLOAD ...]\n\n"
 		   "Replay each input under every flush strategy and the `ideal` lower bound with the\n"
-		   "stale-translation checker on, and print what each costs. With no input: %s\n"
-		   "(--guest-size 16G --vcpus 4 --ops 200000 unless given).\n\n"
+		   "stale-translation checker on, and print what each costs. With no input: the real\n"
+		   "KVM trace %s (else the mixed workload, --guest-size 16G --vcpus 4\n"
+		   "--ops 200000 unless given).\n\n"
 		   "  --strategies LIST        comma-separated names, or all (default) or correct\n"
 		   "  --json FILE  --csv FILE  write the results ('-' for stdout: no table then)\n"
 		   "  --html FILE              a self-contained HTML report with SVG charts\n"
 		   "  -q, --quiet              no table on stdout\n",
-		COMPARE_DEFAULT_INPUT);
+		default_input(false));
 	cmp_opts_help(f);
 	fprintf(f, "\nExit status: 0 (violations are reported, not failed: see `eptflush check`),\n"
 		   "1 on a runtime failure, 2 on a usage error or malformed input.\n");
@@ -159,7 +180,7 @@ static int run(int argc, char **argv)
 	    (rc = output_check(o.cmd, html)))
 		return rc;
 	if (ninputs == 0)
-		inputs[ninputs++] = COMPARE_DEFAULT_INPUT;
+		inputs[ninputs++] = default_input(true);
 
 	/*
 	 * Open every input before the first long replay: a typo in the last one

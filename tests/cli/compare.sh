@@ -198,12 +198,21 @@ print("compare max RSS: %d KiB for 12k ops, %d KiB for 120k ops" % tuple(rss))
 sys.exit(0 if rss[1] <= rss[0] + 8192 else 1)
 PY
 
-# 4. no input: the built-in default (the mixed workload)
-if "$E" compare --ops 2000 --strategies full --json "$T/def.json" -q >"$T/def.out" 2>&1; then
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["inputs"][0]["name"]=="mixed", d["inputs"]' "$T/def.json" \
-		|| fail "compare default input is not mixed"
+# 4. no input: the built-in default, the real trace shipped in data/ (found through
+#    EPTF_DATA_DIR); without it, the mixed workload stands in and compare says so.
+if EPTF_DATA_DIR="$EPTF_SOURCE_DIR/data" "$E" compare --strategies full --json "$T/def.json" -q >"$T/def.out" 2>&1; then
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); i=d["inputs"][0]; assert i["name"].endswith("/capture-all.trace") and i["source"]=="import" and i["ops"]>0, i' "$T/def.json" \
+		|| fail "compare default input is not the shipped capture-all.trace"
 else
 	fail "compare default exited $?: $(head -3 "$T/def.out")"
+fi
+mkdir "$T/nodata"
+if EPTF_DATA_DIR="$T/nodata" "$E" compare --ops 2000 --strategies full --json "$T/def2.json" -q >"$T/def2.out" 2>&1; then
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["inputs"][0]["name"]=="mixed", d["inputs"]' "$T/def2.json" \
+		|| fail "compare without data/ does not fall back to mixed"
+	grep -q "not found; running the synthetic mixed workload" "$T/def2.out" || fail "compare fallback is silent"
+else
+	fail "compare default without data exited $?: $(head -3 "$T/def2.out")"
 fi
 
 # 5. bad arguments: exit 2, a message, nothing written

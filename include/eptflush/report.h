@@ -187,7 +187,8 @@ enum eptf_report_format {
 /*
  * Write @rep as @fmt to @path through a temporary file in the same
  * directory renamed into place, so a failure leaves nothing half-written;
- * "-" writes to stdout. Returns 0 or a negative EPTF_E* with @err (may be
+ * "-" writes to stdout; a device or FIFO (/dev/null) is written in place,
+ * never renamed over. Returns 0 or a negative EPTF_E* with @err (may be
  * NULL, @errlen bytes) set to "path: reason".
  */
 int eptf_report_save(const struct eptf_report *rep, enum eptf_report_format fmt, const char *path,

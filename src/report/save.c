@@ -3,6 +3,7 @@
  * Writing a report to a file: through a temporary file in the target's
  * directory, renamed into place only when everything was written, so an
  * interrupted or failed write never leaves a half-written report behind.
+ * Devices and FIFOs are written in place (a rename would replace them).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +45,27 @@ int eptf_report_save(const struct eptf_report *rep, enum eptf_report_format fmt,
 		if (!rc && fflush(stdout))
 			rc = EPTF_EIO;
 		return rc ? fail(err, errlen, "<stdout>", eptf_strerror(rc), rc) : 0;
+	}
+
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return fail(err, errlen, path, strerror(EISDIR), EPTF_EIO);
+		/*
+		 * A device or a FIFO (/dev/null, a pipe to another program):
+		 * renaming a temporary over it would replace the device node with
+		 * a regular file (as root, /dev/null for everyone). There is
+		 * nothing to keep whole there; write in place.
+		 */
+		FILE *df = fopen(path, "w");
+		if (!df)
+			return fail(err, errlen, path, strerror(errno), EPTF_EIO);
+		rc = render(rep, fmt, df);
+		if (fflush(df) && !rc)
+			rc = EPTF_EIO;
+		if (fclose(df) && !rc)
+			rc = EPTF_EIO;
+		return rc ? fail(err, errlen, path, rc == EPTF_EIO ? "write failed" : eptf_strerror(rc), rc) : 0;
 	}
 
 	size_t n = strlen(path);

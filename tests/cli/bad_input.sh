@@ -338,6 +338,46 @@ t "capture: --no-import without --raw" 2 "$USAGE" "$E" capture --seconds 0.2 --r
 t "capture: stray argument" 2 "$USAGE" "$E" capture "${SAFE[@]}" stray
 t "capture: --workload missing value" 2 "$USAGE" "$E" capture "${SAFE[@]}" --workload
 
+# ---- 3. an output that is not a regular file (a FIFO here, /dev/null in life) ----
+# is written in place: renaming a temporary over it would replace the node with
+# a regular file (as root, /dev/null for every process on the machine).
+fifo_case() { # fifo_case NAME CMD... : CMD writes to ./out.fifo, a reader drains it
+	local name=$1 d rc cpid problem=""
+	shift
+	d=$(mktemp -d "$WORK/fifo.XXXXXX")
+	mkfifo "$d/out.fifo"
+	timeout 20 cat "$d/out.fifo" >"$d/got" &
+	cpid=$!
+	(cd "$d" && exec timeout -k 5 120 "$@") </dev/null >/dev/null 2>"$WORK/err"
+	rc=$?
+	wait "$cpid"
+	[ "$rc" = 0 ] || problem="exit $rc ($(head -c 300 "$WORK/err" | tr '\n' '|'))"
+	[ -p "$d/out.fifo" ] || problem="${problem:+$problem; }out.fifo was replaced by a regular file"
+	[ -s "$d/got" ] || problem="${problem:+$problem; }nothing was written into the FIFO"
+	local extra
+	extra=$(cd "$d" && ls -A | grep -vxE 'out\.fifo|got' | tr '\n' ' ')
+	[ -z "$extra" ] || problem="${problem:+$problem; }left behind: $extra"
+	if [ -z "$problem" ]; then
+		passes=$((passes + 1))
+	elif [ -n "${KNOWN[$name]:-}" ]; then
+		skips=$((skips + 1))
+		SKIPPED+=("$name: $problem [${KNOWN[$name]}]")
+		echo "SKIP (known failure): $name: $problem"
+	else
+		fails=$((fails + 1))
+		FAILED+=("$name")
+		echo "FAIL: $name: $problem"
+		echo "      command: $*"
+	fi
+	rm -rf "$d"
+}
+fifo_case "compare --json FIFO" "$E" compare "$TINY" -q --json out.fifo
+fifo_case "compare --csv FIFO" "$E" compare "$TINY" -q --csv out.fifo
+fifo_case "compare --html FIFO" "$E" compare "$TINY" -q --html out.fifo
+fifo_case "replay --json=FIFO" "$E" replay "$TINY" --strategy list --json=out.fifo
+fifo_case "gen -o FIFO" "$E" gen boot --ops 100 -o out.fifo
+fifo_case "import -o FIFO" "$E" import "$GOOD/import/real-touch.txt" -q -o out.fifo
+
 echo "bad_input.sh: $nfiles corpus files, $passes cases passed, $fails failed, $skips known failures skipped"
 if [ "$skips" -ne 0 ]; then
 	echo "known failures (skipped):"

@@ -302,23 +302,57 @@ static char *trim(char *s)
 	return s;
 }
 
+/*
+ * One line of at most COST_LINE_MAX bytes (line end included) into @buf
+ * (COST_LINE_MAX + 1 bytes, NUL-terminated); *@len is its length, NULs kept.
+ * Returns 1 for a line, 0 at the end of the file, -1 for a longer line: the
+ * read is bounded so that a file without line ends (/dev/zero, a binary blob)
+ * cannot grow memory the way getline() would.
+ */
+#define COST_LINE_MAX 4098 /* 4096 bytes, as the op-trace format, plus CR LF */
+static int cost_getline(FILE *f, char *buf, size_t *len)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF) {
+		if (n == COST_LINE_MAX)
+			return -1;
+		buf[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return n ? 1 : 0;
+}
+
 static int load_cost_file(const struct cmp_opts *o, struct eptf_cost_model *cm, const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
+	char line[COST_LINE_MAX + 1];
+	size_t got;
 	unsigned long lineno = 0;
 	char why[512];
-	int rc = 0;
+	int rc = 0, r;
 
 	if (!f)
 		return cli_usage_error(o->cmd, "%s: %s", path, strerror(errno));
-	ssize_t got;
-	while ((got = getline(&line, &cap, f)) >= 0) {
+	while ((r = cost_getline(f, line, &got)) != 0) {
 		lineno++;
+		size_t body = got;
+		if (body && line[body - 1] == '\n')
+			body--;
+		if (body && line[body - 1] == '\r')
+			body--;
+		if (r < 0 || body > 4096) {
+			fprintf(stderr, "%s:%lu: line longer than 4096 bytes\n", path, lineno);
+			rc = EPTF_EXIT_USAGE;
+			break;
+		}
 		/* A NUL would silently cut the line short (and binary bytes would
 		 * be echoed to the terminal): refuse any control byte but tab/CR/LF. */
-		ssize_t bad = 0;
+		size_t bad = 0;
 		while (bad < got && (line[bad] == '\t' || line[bad] == '\r' || line[bad] == '\n' ||
 				     !iscntrl((unsigned char)line[bad])))
 			bad++;
@@ -349,7 +383,6 @@ static int load_cost_file(const struct cmp_opts *o, struct eptf_cost_model *cm, 
 	}
 	if (!rc && ferror(f))
 		rc = cli_usage_error(o->cmd, "%s: read error", path);
-	free(line);
 	fclose(f);
 	return rc;
 }

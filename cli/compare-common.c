@@ -316,8 +316,10 @@ static int cost_getline(FILE *f, char *buf, size_t *len)
 	int c;
 
 	while ((c = getc(f)) != EOF) {
-		if (n == COST_LINE_MAX)
+		if (n == COST_LINE_MAX) {
+			*len = n;
 			return -1;
+		}
 		buf[n++] = (char)c;
 		if (c == '\n')
 			break;
@@ -331,7 +333,7 @@ static int load_cost_file(const struct cmp_opts *o, struct eptf_cost_model *cm, 
 {
 	FILE *f = fopen(path, "r");
 	char line[COST_LINE_MAX + 1];
-	size_t got;
+	size_t got = 0;
 	unsigned long lineno = 0;
 	char why[512];
 	int rc = 0, r;

@@ -43,7 +43,7 @@ static const char *default_input(bool announce)
 		return path;
 	if (announce)
 		fprintf(stderr, "eptflush compare: %s not found; running the synthetic %s workload instead\n",
-			path, COMPARE_DEFAULT_FALLBACK + strlen(CMP_WORKLOAD_PREFIX));
+			path, &COMPARE_DEFAULT_FALLBACK[strlen(CMP_WORKLOAD_PREFIX)]);
 	return COMPARE_DEFAULT_FALLBACK;
 }
 /*

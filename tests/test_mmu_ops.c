@@ -274,6 +274,20 @@ static void test_split_and_collapse(void **state)
 	assert_int_equal(stats(t).leaf_sptes, 1);
 }
 
+/* roots reported by eptf_mmu_set_root_freed() */
+struct freed {
+	uint64_t hpa[8];
+	size_t n;
+};
+
+static void on_root_freed(void *ctx, uint64_t root_hpa)
+{
+	struct freed *f = ctx;
+
+	assert_true(f->n < 8);
+	f->hpa[f->n++] = root_hpa;
+}
+
 static void test_prepare_commit_orphans(void **state)
 {
 	struct t *t = *state;
@@ -320,6 +334,8 @@ static void test_prepare_commit_orphans(void **state)
 	assert_int_equal(t->res.loaded_root, hpa); /* one shared direct root per address space */
 	assert_int_equal(apply(t, EPTF_OP_ROOT_LOAD, 1, 0, 0, EPTF_OPF_DIRECT, 0, 0, 0), 0);
 	assert_int_equal(t->res.loaded_root, 0);
+	struct freed fr = { 0 };
+	eptf_mmu_set_root_freed(t->m, on_root_freed, &fr);
 	assert_int_equal(apply(t, EPTF_OP_PREPARE_ZAP, 0, 0, 4, EPTF_OPF_DIRECT, 0, 0, 0), 0);
 	assert_int_equal(apply(t, EPTF_OP_COMMIT_ZAP, 0, 0, 0, 0, 0, 0, 0), 0);
 	fp = &t->res.fp;
@@ -328,7 +344,12 @@ static void test_prepare_commit_orphans(void **state)
 	assert_int_equal(fp->items[0].pages, 1ull << 36);
 	assert_int_equal(fp->nroots, 1); /* the zapped root stays loaded until the vCPUs reload */
 	assert_int_equal(fp->roots[0].hpa, hpa);
+	assert_int_equal(fr.n, 0); /* not before the flush point is finished */
 	done(t);
+	/* freed by finish: reported once, with its hpa */
+	assert_int_equal(fr.n, 1);
+	assert_int_equal(fr.hpa[0], hpa);
+	eptf_mmu_set_root_freed(t->m, NULL, NULL);
 	expect_unmapped(t, hpa, 0x10);
 	assert_int_equal(apply(t, EPTF_OP_ACCESS, 0, 0, 0, 0, 0x10, 0, 0), 0);
 	uint64_t nhpa = t->res.loaded_root;

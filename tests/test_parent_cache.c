@@ -397,6 +397,58 @@ static void test_flush_root(void **state)
 	eptf_parent_destroy(p);
 }
 
+/*
+ * L1 freed R1: its EPT02 and TLB trees are freed (bytes fall back), nothing
+ * is counted as dropped, its TLB entries keep their slots until LRU evicts
+ * them (so R2 sees the same evictions as before), and R1 has no entries.
+ */
+static void test_forget_root(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 8, 1, EPTF_PARENT_INTEL);
+	struct eptf_parent_stats st;
+	uint64_t bytes_empty = stats(p).bytes;
+
+	(void)state;
+	for (uint64_t a = 0; a < 6; a++)
+		fake_map(&f, R1, a << 20, 1, 0x1000 + a, true, true);
+	fake_map(&f, R2, 0, 2, 0x2000, true, true);
+	for (uint64_t a = 0; a < 6; a++) /* far apart: several nodes each */
+		assert_int_equal(eptf_parent_access(p, R1, a << 20, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	for (uint64_t a = 0; a < 2; a++)
+		eptf_parent_access(p, R2, a, false, false);
+	uint64_t bytes_r2 = stats(p).bytes;
+	eptf_parent_forget_root(p, R1);
+	eptf_parent_forget_root(p, 0xdead000); /* unknown: ignored */
+	st = stats(p);
+	assert_int_equal(st.ept02_dropped, 0);
+	assert_int_equal(st.tlb_dropped, 0);
+	assert_int_equal(st.ept02_entries, 2);
+	assert_int_equal(st.tlb_entries, 8); /* 6 orphans still hold their slots */
+	assert_true(st.bytes < bytes_r2);
+	{
+		struct coll *k = all_entries(p, R1, 0, 1ull << 36);
+
+		assert_int_equal(k->n, 0);
+		free(k);
+	}
+	/* the TLB is full: the next fills evict the orphans first (they are the oldest) */
+	for (uint64_t a = 2; a < 8; a++)
+		assert_int_equal(eptf_parent_access(p, R2, a, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	st = stats(p);
+	assert_int_equal(st.tlb_evictions, 6);
+	assert_int_equal(st.tlb_entries, 8);
+	assert_int_equal(eptf_parent_access(p, R2, 0, false, false), EPTF_ACCESS_TLB_HIT);
+	/* forgetting the last root frees everything */
+	eptf_parent_forget_root(p, R2);
+	st = stats(p);
+	assert_int_equal(st.ept02_entries, 0);
+	assert_int_equal(st.bytes, bytes_empty);
+	/* a root with orphans in the pool is not resurrected by a new access */
+	assert_int_equal(eptf_parent_access(p, R1, 0, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	eptf_parent_destroy(p);
+}
+
 static uint64_t rnd(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -538,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_permission_rewalk),
 		cmocka_unit_test(test_huge_replaces_small),
 		cmocka_unit_test(test_flush_root),
+		cmocka_unit_test(test_forget_root),
 		cmocka_unit_test(test_for_each_matches_brute_force),
 		cmocka_unit_test(test_memory_per_entry),
 	};

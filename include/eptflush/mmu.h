@@ -146,6 +146,17 @@ int eptf_mmu_apply(struct eptf_mmu *mmu, const struct eptf_op *op, uint64_t op_i
 /* The flush for the last flush point is done: free zapped pages, reset the item list. */
 void eptf_mmu_finish(struct eptf_mmu *mmu);
 
+/*
+ * Called with the hpa of every root page the model frees, from
+ * eptf_mmu_finish() (so after the flush point's flush). Root hpas are never
+ * reused, so no vCPU can load that root again; the replay engine passes
+ * this on to eptf_parent_forget_root() to keep the parent's memory bounded
+ * by the live roots.
+ */
+typedef void (*eptf_root_freed_fn)(void *ctx, uint64_t root_hpa);
+/* Register @fn (NULL: none) and its @ctx; replaces an earlier registration. */
+void eptf_mmu_set_root_freed(struct eptf_mmu *mmu, eptf_root_freed_fn fn, void *ctx);
+
 /* ---- queries (the parent model and the checker walk L1's tables) ----- */
 
 /* A translation as L1's tables grant it now. */

@@ -102,6 +102,20 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 /* INVEPT single-context on a root switch: drop the root's EPT02 and TLB entries. Counted apart. */
 void eptf_parent_flush_root(struct eptf_parent *p, uint64_t root_hpa);
 
+/*
+ * L1 freed the root page @root_hpa (struct eptf_mmu reports it through
+ * eptf_mmu_set_root_freed(); root hpas are never reused, so no vCPU can
+ * load it again). Its EPT02 cache is freed at once, without counting
+ * drops: nothing is hidden from the checker, which only looks at the roots
+ * a flush point lists, and a freed root is never listed again. Its TLB
+ * entries keep their slots in the shared pool (as entries tagged with a
+ * dead EPTP stay in hardware) until LRU eviction reclaims them, so hit,
+ * miss and eviction counts are what they were without this call, but the
+ * root and its trees are freed now. An unknown hpa is ignored. This keeps
+ * the parent's memory bounded by the live roots however long the trace.
+ */
+void eptf_parent_forget_root(struct eptf_parent *p, uint64_t root_hpa);
+
 /* One cached translation. */
 struct eptf_cached {
 	uint64_t root_hpa;

@@ -59,10 +59,16 @@
 /* item storage kept between flush points (56 bytes each) */
 #define ITEMS_KEEP 65536u
 
-/* rmap chunk: 64 heads (512 bytes); the count per chunk fits a u8 */
+/*
+ * rmap chunk: 64 heads, then one word whose bit k is set iff head k is not
+ * empty (520 bytes); the count per chunk fits a u8. The occupancy word lets
+ * slot-wide walks (dirty-log enable, aging, zaps) jump from one used head
+ * to the next instead of loading all 64.
+ */
 #define RCHUNK_SHIFT 6
 #define RCHUNK (1u << RCHUNK_SHIFT)
-#define RCHUNK_BYTES (RCHUNK * sizeof(uint64_t))
+#define RCHUNK_OCC RCHUNK /* index of the occupancy word */
+#define RCHUNK_BYTES ((RCHUNK + 1) * sizeof(uint64_t))
 
 /* rmap directory page: 512 chunks (32768 entries) */
 #define RDIR_SHIFT 9
@@ -115,7 +121,8 @@ struct slot {
 };
 
 struct rdir {
-	uint64_t *chunk[RDIR]; /* RCHUNK heads each, or NULL */
+	uint64_t *chunk[RDIR]; /* RCHUNK heads + occupancy word each, or NULL */
+	uint64_t live[RDIR / 64]; /* bit c set iff chunk[c] is allocated (walks skip empty chunks) */
 	uint8_t count[RDIR];   /* heads in use per chunk (the chunk is freed at 0) */
 	uint32_t used;         /* chunks allocated (the page is freed at 0) */
 };
@@ -177,6 +184,8 @@ struct eptf_mmu {
 	bool pending;
 
 	uint64_t next_hpa;
+	eptf_root_freed_fn root_freed; /* told about every root page freed (may be NULL) */
+	void *root_freed_ctx;
 	int err; /* sticky allocation failure inside an op */
 	struct eptf_mmu_stats st;
 };
@@ -557,12 +566,15 @@ static void rmap_insert(struct eptf_mmu *m, struct slot *s, unsigned level, uint
 		if (!r->chunk[ci])
 			return;
 		r->used++;
+		r->live[ci / 64] |= 1ull << (ci % 64);
 	}
 	uint64_t *h = &r->chunk[ci][e & (RCHUNK - 1)];
 	bool was_empty = !*h;
 	rmap_add(m, h, ref);
-	if (was_empty && *h)
+	if (was_empty && *h) {
 		r->count[ci]++;
+		r->chunk[ci][RCHUNK_OCC] |= 1ull << (e & (RCHUNK - 1));
+	}
 }
 
 /* Remove @ref from the rmap of @gfn at @level; an emptied chunk is freed. */
@@ -579,9 +591,13 @@ static void rmap_remove(struct eptf_mmu *m, struct slot *s, unsigned level, uint
 		return;
 	uint64_t *h = &chunk[e & (RCHUNK - 1)];
 	rmap_del(m, h, ref);
-	if (!*h && --r->count[ci] == 0) {
+	if (*h)
+		return;
+	chunk[RCHUNK_OCC] &= ~(1ull << (e & (RCHUNK - 1)));
+	if (--r->count[ci] == 0) {
 		zfree(m, chunk, RCHUNK_BYTES);
 		r->chunk[ci] = NULL;
+		r->live[ci / 64] &= ~(1ull << (ci % 64));
 		if (--r->used == 0) {
 			s->rdir[level - 1][c >> RDIR_SHIFT] = NULL;
 			zfree(m, r, sizeof(*r));
@@ -1360,45 +1376,80 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 /* rmap walks over a gfn range of one slot at one level */
 typedef void (*rmap_fn)(struct eptf_mmu *m, uint64_t ref, void *arg);
 
+/*
+ * The next used rmap entry of @level at or after @e and at most @e1, or
+ * UINT64_MAX. Absent directory pages, unallocated chunks (rdir->live) and
+ * empty heads (the chunk's occupancy word) are skipped without loading
+ * them, so the cost follows the mapped entries, not the slot's size.
+ */
+static uint64_t rmap_next(const struct slot *sl, unsigned level, uint64_t e, uint64_t e1)
+{
+	size_t nchunks = sl->nchunks[level - 1];
+
+	while (e <= e1) {
+		size_t c = (size_t)(e >> RCHUNK_SHIFT);
+		if (c >= nchunks)
+			return UINT64_MAX;
+		const struct rdir *r = sl->rdir[level - 1][c >> RDIR_SHIFT];
+		uint64_t dir_end = (((uint64_t)(c >> RDIR_SHIFT) + 1) << RDIR_SHIFT) << RCHUNK_SHIFT;
+		if (!r) {
+			e = dir_end;
+			continue;
+		}
+		/* the first allocated chunk at or after c in this directory page */
+		unsigned ci = (unsigned)(c & (RDIR - 1));
+		unsigned w = ci / 64;
+		uint64_t bits = r->live[w] & (~0ull << (ci % 64));
+		while (!bits && ++w < RDIR / 64)
+			bits = r->live[w];
+		if (!bits) {
+			e = dir_end;
+			continue;
+		}
+		unsigned nci = w * 64 + (unsigned)__builtin_ctzll(bits);
+		if (nci != ci) {
+			e = (((uint64_t)(c >> RDIR_SHIFT) << RDIR_SHIFT) + nci) << RCHUNK_SHIFT;
+			continue; /* re-check the bounds for the new chunk */
+		}
+		uint64_t occ = r->chunk[ci][RCHUNK_OCC] & (~0ull << (e & (RCHUNK - 1)));
+		if (!occ) {
+			e = ((uint64_t)c + 1) << RCHUNK_SHIFT;
+			continue;
+		}
+		e = ((uint64_t)c << RCHUNK_SHIFT) + (unsigned)__builtin_ctzll(occ);
+		return e <= e1 ? e : UINT64_MAX;
+	}
+	return UINT64_MAX;
+}
+
 static void rmap_range(struct eptf_mmu *m, struct slot *sl, unsigned level, uint64_t g0, uint64_t g1, bool drops,
 		       rmap_fn fn, void *arg)
 {
 	unsigned sh = LVL_SHIFT(level);
 	uint64_t e1 = ((g1 - 1) >> sh) - (sl->base >> sh);
 
-	for (uint64_t e = (g0 >> sh) - (sl->base >> sh); e <= e1;) {
+	/* drops may free the chunk (and its directory page) under us: look the head up again each time */
+	for (uint64_t e = (g0 >> sh) - (sl->base >> sh); (e = rmap_next(sl, level, e, e1)) != UINT64_MAX; e++) {
 		size_t c = (size_t)(e >> RCHUNK_SHIFT);
-		uint64_t cend = ((uint64_t)c + 1) << RCHUNK_SHIFT;
-		if (!rdir_of(sl, level, c)) {
-			e = (((uint64_t)(c >> RDIR_SHIFT) + 1) << RDIR_SHIFT) << RCHUNK_SHIFT;
-			continue;
-		}
-		if (!chunk_of(sl, level, c)) {
-			e = cend;
-			continue;
-		}
-		/* drops may free the chunk (and its directory page) under us: look it up for every entry */
-		for (; e <= e1 && e < cend && chunk_of(sl, level, c); e++) {
-			uint64_t *h = &chunk_of(sl, level, c)[e & (RCHUNK - 1)];
-			if (drops) {
-				/* fn removes the first reference each time */
-				size_t n = rmap_count(*h);
-				while (n) {
-					fn(m, rmap_at(*h, 0), arg);
-					if (!chunk_of(sl, level, c))
-						break; /* the last reference of the chunk went, and the chunk */
-					size_t left = rmap_count(*h);
-					if (left >= n) {
-						assert(!"rmap drop made no progress");
-						break;
-					}
-					n = left;
+		uint64_t *h = &chunk_of(sl, level, c)[e & (RCHUNK - 1)];
+		if (drops) {
+			/* fn removes the first reference each time */
+			size_t n = rmap_count(*h);
+			while (n) {
+				fn(m, rmap_at(*h, 0), arg);
+				if (!chunk_of(sl, level, c))
+					break; /* the last reference of the chunk went, and the chunk */
+				size_t left = rmap_count(*h);
+				if (left >= n) {
+					assert(!"rmap drop made no progress");
+					break;
 				}
-			} else {
-				size_t n = rmap_count(*h);
-				for (size_t k = 0; k < n; k++)
-					fn(m, rmap_at(*h, k), arg);
+				n = left;
 			}
+		} else {
+			size_t n = rmap_count(*h);
+			for (size_t k = 0; k < n; k++)
+				fn(m, rmap_at(*h, k), arg);
 		}
 	}
 }
@@ -2110,10 +2161,13 @@ void eptf_mmu_finish(struct eptf_mmu *m)
 		return;
 	for (size_t k = 0; k < m->tofree.n; k++) {
 		const struct sp *sp = SP(m, m->tofree.v[k]);
+		uint64_t root_hpa = sp->level == 4 ? sp->hpa : 0;
 		for (unsigned v = 0; sp->level == 4 && v < m->nr_vcpus; v++)
 			if (m->vcpu[v].root == NIL && m->vcpu[v].loaded && m->vcpu[v].hpa == sp->hpa)
 				m->vcpu[v].retired = true;
 		sp_release(m, m->tofree.v[k]);
+		if (root_hpa && m->root_freed)
+			m->root_freed(m->root_freed_ctx, root_hpa);
 	}
 	m->tofree.n = 0;
 	m->nitems = 0;
@@ -2125,6 +2179,14 @@ void eptf_mmu_finish(struct eptf_mmu *m)
 	}
 	m->site = EPTF_SITE_NONE;
 	m->pending = false;
+}
+
+void eptf_mmu_set_root_freed(struct eptf_mmu *m, eptf_root_freed_fn fn, void *ctx)
+{
+	if (!m)
+		return;
+	m->root_freed = fn;
+	m->root_freed_ctx = ctx;
 }
 
 int eptf_mmu_translate(const struct eptf_mmu *m, uint64_t root_hpa, uint64_t addr, struct eptf_xlate *out)
@@ -2274,16 +2336,21 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 				for (unsigned c = 0; c < RDIR; c++) {
 					const uint64_t *chunk = r->chunk[c];
 					unsigned used = 0;
+					bool live = (r->live[c / 64] >> (c % 64)) & 1;
 					if (!chunk) {
-						if (r->count[c])
+						if (r->count[c] || live)
 							return EPTF_EINVAL;
 						continue;
 					}
+					if (!live)
+						return EPTF_EINVAL;
 					chunks++;
 					st.bytes += RCHUNK_BYTES;
 					for (unsigned e = 0; e < RCHUNK; e++) {
 						uint64_t h = chunk[e];
 						used += h != 0;
+						if ((uint64_t)(h != 0) != ((chunk[RCHUNK_OCC] >> e) & 1))
+							return EPTF_EINVAL; /* the occupancy word is exact */
 						refs += rmap_count(h);
 						if (h && !(h & 1))
 							st.bytes += sizeof(struct rmap_desc) + rmap_desc(h)->cap * sizeof(uint64_t);

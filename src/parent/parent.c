@@ -164,13 +164,26 @@ static void ept_leaf_gone(void *ctx, uint64_t addr, unsigned level, uint64_t pay
 		(*d->count)++;
 }
 
-/* Evict the least recently used TLB entry (any root). */
+/* Free a root's trees and the root itself (it is on no list any more). */
+static void root_free(struct proot *r)
+{
+	rx_remove_range(&r->ept, 0, RX_PAGES, NULL, NULL);
+	rx_remove_range(&r->tlb, 0, RX_PAGES, NULL, NULL);
+	free(r);
+}
+
+/* Evict the least recently used TLB entry (any root, or an orphan). */
 static void tlb_evict_lru(struct eptf_parent *p)
 {
 	uint32_t i = p->lru_tail;
 	struct tlb_ent *e = &p->tlb[i];
 
-	rx_remove_exact(&e->root->tlb, e->addr, e->level, NULL);
+	if (e->orphan) {
+		e->orphan = false;
+		p->orphan_tlb--;
+	} else {
+		rx_remove_exact(&e->root->tlb, e->addr, e->level, NULL);
+	}
 	tlb_slot_free(p, i);
 	p->st.tlb_evictions++;
 }
@@ -251,9 +264,7 @@ void eptf_parent_destroy(struct eptf_parent *p)
 			struct proot *r = p->buckets[b];
 
 			p->buckets[b] = r->next;
-			rx_remove_range(&r->ept, 0, RX_PAGES, NULL, NULL);
-			rx_remove_range(&r->tlb, 0, RX_PAGES, NULL, NULL);
-			free(r);
+			root_free(r);
 		}
 	}
 	free(p->buckets);
@@ -305,6 +316,37 @@ void eptf_parent_flush_root(struct eptf_parent *p, uint64_t root_hpa)
 	p->st.root_flushes++;
 	if (r)
 		eptf__parent_root_clear(p, r);
+}
+
+/* rx_leaf_fn for a forgotten root's TLB leaves: the slot stays taken, as an orphan. */
+static void tlb_leaf_orphan(void *ctx, uint64_t addr, unsigned level, uint64_t payload)
+{
+	struct eptf_parent *p = ctx;
+
+	(void)addr;
+	(void)level;
+	p->tlb[payload].root = NULL;
+	p->tlb[payload].orphan = true;
+	p->orphan_tlb++;
+}
+
+void eptf_parent_forget_root(struct eptf_parent *p, uint64_t root_hpa)
+{
+	struct proot **link, *r;
+
+	if (!p)
+		return;
+	link = &p->buckets[root_hash(root_hpa, p->nbuckets)];
+	while (*link && (*link)->hpa != root_hpa)
+		link = &(*link)->next;
+	r = *link;
+	if (!r)
+		return;
+	*link = r->next;
+	p->nroots--;
+	/* not counted as drops: L1 freed the table, nothing flushed it */
+	rx_remove_range(&r->tlb, 0, RX_PAGES, tlb_leaf_orphan, p);
+	root_free(r);
 }
 
 void eptf_parent_drop(struct eptf_parent *p, const struct eptf_cached *c)
@@ -441,6 +483,7 @@ void eptf_parent_get_stats(const struct eptf_parent *p, struct eptf_parent_stats
 			st->bytes += sizeof(*r) + rx_bytes(&r->ept) + rx_bytes(&r->tlb);
 		}
 	}
+	st->tlb_entries += p->orphan_tlb;
 	/* The formula of docs/cost-model.md §"Total". */
 	st->modeled_cycles = st->hypercalls * cm->hypercall + st->list_entries * cm->list_entry +
 			     st->full_flushes * cm->full_flush +

@@ -26,7 +26,12 @@ struct proot {
 	struct proot *next;  /* hash chain */
 };
 
-/* One TLB slot. Free slots are chained through @next with @root == NULL. */
+/*
+ * One TLB slot. Free slots are chained through @next with @root == NULL.
+ * An orphan (an entry of a root L1 freed, eptf_parent_forget_root) has
+ * @root == NULL too but stays on the LRU list, holding its slot until it
+ * is evicted, as a dead EPTP's entries do in hardware.
+ */
 struct tlb_ent {
 	struct proot *root;
 	uint64_t addr;       /* first input page, aligned to the level */
@@ -34,6 +39,7 @@ struct tlb_ent {
 	uint32_t prev, next; /* LRU list: head = most recent */
 	uint8_t level;
 	bool writable, executable;
+	bool orphan;
 };
 
 struct eptf_parent {
@@ -43,6 +49,7 @@ struct eptf_parent {
 
 	struct proot **buckets;
 	size_t nbuckets, nroots;
+	uint64_t orphan_tlb; /* TLB slots still held by entries of forgotten roots */
 
 	struct tlb_ent *tlb;     /* cfg.tlb_entries slots */
 	uint32_t lru_head, lru_tail, free_head;

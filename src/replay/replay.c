@@ -49,6 +49,14 @@ static void strategy_error(void *ctx, uint64_t op_index, const char *msg)
 		r->cfg.on_error(r->cfg.ctx, op_index, msg);
 }
 
+/* L1 freed a root page: the parent may forget that root (its hpa is never reused). */
+static void root_freed(void *ctx, uint64_t root_hpa)
+{
+	struct eptf_replay *r = ctx;
+
+	eptf_parent_forget_root(r->parent, root_hpa);
+}
+
 /* The last fallback of a strategy (flush.h): INVEPT of the root whose full flush failed. */
 static void strategy_invept(void *ctx, uint64_t root_hpa)
 {
@@ -83,6 +91,7 @@ int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay 
 	err = eptf_parent_create(&r->cfg.parent, xlate, r->mmu, &r->parent);
 	if (err < 0)
 		goto fail;
+	eptf_mmu_set_root_freed(r->mmu, root_freed, r);
 	r->fctx.hv = eptf_parent_transport(r->parent);
 	r->fctx.cost = &r->cfg.parent.cost;
 	r->fctx.parent_accepts_large = r->cfg.parent.allow_large;

@@ -5,7 +5,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc)
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 60
 
 DEB_PACKAGES := build-essential cmake pkg-config libcmocka-dev libjansson-dev \
 	libtraceevent-dev libtracefs-dev libtracecmd-dev clang libclang-rt-14-dev \

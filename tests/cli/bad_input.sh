@@ -28,6 +28,9 @@ declare -a FAILED SKIPPED
 declare -A KNOWN=(
 	["import: output in a missing directory"]="src/import: the output writer's error is reported as INPUT:LINE: EPTF_EIO, blaming the input and not naming the output path"
 	["gen: empty output name"]="cli/cmd-gen.c: -o '' is not refused as a usage error; it fails late with \"gen: : write error\" and exit 1"
+	["import: --memslot address space 3"]="src/import: eptf_import_parse_slot() accepts slot id 0x30000; the import then fails with INPUT:17: EPTF_EINVAL, blaming the input instead of the option"
+	["import: --memslot id twice"]="src/import: two --memslot with the same id are accepted and both written as slot_add (the replay then refuses the second)"
+	["import: overlapping --memslot ranges"]="src/import: --memslot ranges that overlap in one address space are accepted (KVM refuses them with EEXIST)"
 	["import /dev/zero"]="src/import/text.c: getline() is unbounded: a file without line ends (/dev/zero) grows memory until killed (about 120 MB/s) instead of failing with 'line too long'"
 	["import: output is a directory"]="src/import: the output writer's error is reported as INPUT:LINE: EPTF_EINVAL, blaming the input and not naming the output path"
 )
@@ -292,6 +295,9 @@ t "import: --vcpus 65" 2 "$USAGE" "$E" import --vcpus 65 "$GOOD/import/real-touc
 t "import: bad --memslot (3 fields)" 2 "$USAGE" "$E" import --memslot 1:2:3 "$GOOD/import/real-touch.txt" -o out.trace
 t "import: bad --memslot (number)" 2 "$USAGE" "$E" import --memslot 0:0:zz:0x7f0000000000 "$GOOD/import/real-touch.txt" -o out.trace
 t "import: bad --memslot (negative)" 2 "$USAGE" "$E" import --memslot 0:0:-1:0x7f0000000000 "$GOOD/import/real-touch.txt" -o out.trace
+t "import: --memslot address space 3" 2 "$USAGE" "$E" import --memslot 0x30000:0:0x10:0x7f0000000000 "$GOOD/import/real-touch.txt" -o out.trace -q
+t "import: --memslot id twice" 2 "$USAGE" "$E" import --memslot 0:0:0x10:0x7f0000000000 --memslot 0:0x100:0x10:0x7f0000100000 "$GOOD/import/real-touch.txt" -o out.trace -q
+t "import: overlapping --memslot ranges" 2 "$USAGE" "$E" import --memslot 0:0:0x10:0x7f0000000000 --memslot 1:0x8:0x10:0x7f0000100000 "$GOOD/import/real-touch.txt" -o out.trace -q
 t "import: empty input name" 1 "import: .*(cannot open|No such file)" "$E" import "" -o out.trace
 t "import: missing file" 1 "$(re_escape "$NOFILE")" "$E" import "$NOFILE" -o out.trace
 t "import: directory as input" 1 "$(re_escape "$GOOD")" "$E" import "$GOOD" -o out.trace

@@ -31,6 +31,7 @@ declare -A KNOWN=(
 	["import: --memslot address space 3"]="src/import: eptf_import_parse_slot() accepts slot id 0x30000; the import then fails with INPUT:17: EPTF_EINVAL, blaming the input instead of the option"
 	["import: --memslot id twice"]="src/import: two --memslot with the same id are accepted and both written as slot_add (the replay then refuses the second)"
 	["import: overlapping --memslot ranges"]="src/import: --memslot ranges that overlap in one address space are accepted (KVM refuses them with EEXIST)"
+	["import import/dat-corrupt-segv.dat"]="src/import/dat.c:209: tracecmd_open_fd() segfaults inside libtraceevent (event-format parsing) on this corrupted trace.dat (found by mutating real-pagetables.dat); a library crash on untrusted input: parse in a child process, or validate first. Update EXPECTED.tsv with the message the fix gives"
 	["import /dev/zero"]="src/import/text.c: getline() is unbounded: a file without line ends (/dev/zero) grows memory until killed (about 120 MB/s) instead of failing with 'line too long'"
 	["import: output is a directory"]="src/import: the output writer's error is reported as INPUT:LINE: EPTF_EINVAL, blaming the input and not naming the output path"
 )
@@ -56,7 +57,7 @@ t() {
 	elif ! [[ "$rc" =~ ^($rcs)$ ]]; then
 		problem="exit $rc, expected $rcs"
 	fi
-	if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:|Segmentation fault|core dumped" "$WORK/err"; then
+	if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|Segmentation fault|core dumped" "$WORK/err"; then
 		problem="${problem:+$problem; }sanitizer report"
 	fi
 	stream=$WORK/err
@@ -137,9 +138,13 @@ for p in "$BAD"/cost/*; do
 done
 
 # kernel traces: import documents exit 1 for malformed input, FILE:LINE: reason
+# (dat-huge-alloc.dat makes libtracecmd ask malloc for ~3.5 EiB: the plain build
+# gets NULL and fails cleanly; ASan would call that an error unless told to
+# return NULL as libc does)
 for p in "$BAD"/import/*; do
 	f=${p#"$BAD/"}
-	t "import $f" "${EXP_RC[$f]}" "$(where "$p" "$f")" "$E" import "$p" -o out.trace -q
+	t "import $f" "${EXP_RC[$f]}" "$(where "$p" "$f")" \
+		env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1" "$E" import "$p" -o out.trace -q
 done
 for p in "$BAD"/import/*.txt; do
 	f=${p#"$BAD/"}

@@ -77,6 +77,21 @@
 #define CHUNK_SHIFT 10
 #define CHUNK_SPS (1u << CHUNK_SHIFT)
 
+/* a page's SPTE table or gfn table: 512 u64 */
+#define TBL_BYTES (NSPTE * sizeof(uint64_t))
+/*
+ * Freed tables kept for reuse (all zero), at most this many (2 MiB):
+ * pages come and go with every zap and fault, and a 4 KiB calloc per new
+ * page was a tenth of the replay's instructions. Likewise for rmap chunks
+ * and directory pages, which come and go as sparse gfns are mapped and
+ * zapped (at most 520 KiB and 74 KiB). The pools never raise the peak:
+ * memory is allocated only when its pool is empty, so live plus pooled
+ * bytes only grow when the live bytes reach a new high.
+ */
+#define POOL_MAX 512u
+#define CPOOL_MAX 1024u
+#define DPOOL_MAX 16u
+
 /* role.access of an indirect page: what the guest entries above it grant */
 #define ACC_W 0x1u
 #define ACC_NX 0x2u
@@ -90,8 +105,8 @@
 struct sp {
 	uint64_t gfn;      /* sp->gfn: first gfn (direct), guest table gfn (indirect, shadows) */
 	uint64_t base;     /* first input page mapped */
-	uint64_t *spt;     /* 512 packed SPTEs */
-	uint64_t *gfns;    /* indirect only: gfn of each leaf (KVM's sp->gfns) */
+	uint64_t *spt;     /* 512 packed SPTEs; SPT_ZERO (shared, read only) while none is present */
+	uint64_t *gfns;    /* indirect only: gfn of each leaf (KVM's sp->gfns); NULL while empty */
 	uint64_t hpa;      /* root pages: synthetic stable hpa */
 	uint64_t parent0;  /* first parent SPTE reference, 0 = none */
 	uint64_t *xpar;    /* further parent references (indirect pages shared by roots) */
@@ -183,6 +198,13 @@ struct eptf_mmu {
 	enum eptf_site site;
 	bool pending;
 
+	uint64_t *pool[POOL_MAX]; /* free tables, all zero (counted in st.bytes) */
+	unsigned npool;
+	void *cpool[CPOOL_MAX];   /* free rmap chunks, all zero (counted in st.bytes) */
+	unsigned ncpool;
+	void *dpool[DPOOL_MAX];   /* free rmap directory pages, all zero (counted in st.bytes) */
+	unsigned ndpool;
+
 	uint64_t next_hpa;
 	eptf_root_freed_fn root_freed; /* told about every root page freed (may be NULL) */
 	void *root_freed_ctx;
@@ -243,6 +265,82 @@ static void vec_free(struct eptf_mmu *m, struct vec32 *v)
 	v->n = v->cap = 0;
 }
 
+/* ---- tables -------------------------------------------------------- */
+
+/* A zeroed block of @sz bytes from @pool, else newly allocated. */
+static void *pool_get(struct eptf_mmu *m, void **pool, unsigned *n, size_t sz)
+{
+	if (*n)
+		return pool[--*n];
+	return zalloc(m, sz);
+}
+
+/* Give back an all-zero block of @sz bytes: kept in @pool when it has room. */
+static void pool_put(struct eptf_mmu *m, void **pool, unsigned *n, unsigned max, void *p, size_t sz)
+{
+	if (*n < max)
+		pool[(*n)++] = p;
+	else
+		zfree(m, p, sz);
+}
+
+/*
+ * The SPTE table of every page that maps nothing: all zero and never
+ * written (every write is to a present SPTE or follows sp_materialize()).
+ * An empty page costs its struct only, so the shadow pages KVM keeps after
+ * their users are gone (orphans of zapped roots, emptied guest tables) do
+ * not make memory grow with the trace.
+ */
+static const uint64_t zero_spt[NSPTE];
+#define SPT_ZERO ((uint64_t *)(uintptr_t)zero_spt)
+
+/* A zeroed table: from the pool, else newly allocated. */
+static uint64_t *tbl_get(struct eptf_mmu *m)
+{
+	if (m->npool)
+		return m->pool[--m->npool];
+	return zalloc(m, TBL_BYTES);
+}
+
+/* Give back a table; @zero: it is known to be all zero already. */
+static void tbl_put(struct eptf_mmu *m, uint64_t *t, bool zero)
+{
+	if (!t || t == SPT_ZERO)
+		return;
+	if (m->npool < POOL_MAX) {
+		if (!zero)
+			memset(t, 0, TBL_BYTES);
+		m->pool[m->npool++] = t;
+		return;
+	}
+	zfree(m, t, TBL_BYTES);
+}
+
+/* Give the page a table of its own before an SPTE is made present; false on ENOMEM. */
+static bool sp_materialize(struct eptf_mmu *m, struct sp *sp)
+{
+	if (sp->spt != SPT_ZERO)
+		return true;
+	uint64_t *t = tbl_get(m);
+	if (!t)
+		return false;
+	sp->spt = t;
+	return true;
+}
+
+/* The page's last present SPTE went: its tables go back (every non-present SPTE is 0). */
+static void sp_emptied(struct eptf_mmu *m, struct sp *sp)
+{
+#ifndef NDEBUG
+	for (unsigned i = 0; i < NSPTE; i++)
+		assert(!sp->spt[i]);
+#endif
+	tbl_put(m, sp->spt, true);
+	sp->spt = SPT_ZERO;
+	tbl_put(m, sp->gfns, false);
+	sp->gfns = NULL;
+}
+
 /* ---- shadow-page pool and hash -------------------------------------- */
 
 static struct sp *SP(const struct eptf_mmu *m, uint32_t idx)
@@ -282,12 +380,7 @@ static uint32_t sp_new(struct eptf_mmu *m)
 	}
 	struct sp *sp = SP(m, idx);
 	memset(sp, 0, sizeof(*sp));
-	sp->spt = zalloc(m, NSPTE * sizeof(uint64_t));
-	if (!sp->spt) {
-		sp->hnext = m->free_sp;
-		m->free_sp = idx;
-		return NIL;
-	}
+	sp->spt = SPT_ZERO; /* a table comes with the first present SPTE */
 	sp->used = true;
 	return idx;
 }
@@ -296,8 +389,9 @@ static void sp_release(struct eptf_mmu *m, uint32_t idx)
 {
 	struct sp *sp = SP(m, idx);
 
-	zfree(m, sp->spt, NSPTE * sizeof(uint64_t));
-	zfree(m, sp->gfns, NSPTE * sizeof(uint64_t));
+	/* a zapped page is empty (its table is SPT_ZERO) except after an allocation failure */
+	tbl_put(m, sp->spt, false);
+	tbl_put(m, sp->gfns, false);
 	zfree(m, sp->xpar, sp->capxpar * sizeof(uint64_t));
 	memset(sp, 0, sizeof(*sp));
 	sp->hnext = m->free_sp;
@@ -443,9 +537,25 @@ static void slot_free_rmaps(struct eptf_mmu *m, struct slot *s)
 	}
 }
 
+static size_t dirty_words(uint64_t npages)
+{
+	return (size_t)((npages + 63) / 64);
+}
+
+/*
+ * The dirty bitmap (one bit per page), then its summary: bit w set iff
+ * word w of the bitmap is not zero, so that get_dirty_log visits only the
+ * words with dirty pages instead of every word of a large slot.
+ */
 static size_t bitmap_bytes(uint64_t npages)
 {
-	return (size_t)((npages + 63) / 64) * sizeof(uint64_t);
+	size_t words = dirty_words(npages);
+	return (words + (words + 63) / 64) * sizeof(uint64_t);
+}
+
+static uint64_t *dirty_sum(const struct slot *s)
+{
+	return s->dirty + dirty_words(s->npages);
 }
 
 /* ---- rmaps (KVM's pte_list) ----------------------------------------- */
@@ -556,13 +666,13 @@ static void rmap_insert(struct eptf_mmu *m, struct slot *s, unsigned level, uint
 
 	assert(c < s->nchunks[level - 1]);
 	if (!*rp) {
-		*rp = zalloc(m, sizeof(struct rdir));
+		*rp = pool_get(m, m->dpool, &m->ndpool, sizeof(struct rdir));
 		if (!*rp)
 			return;
 	}
 	struct rdir *r = *rp;
 	if (!r->chunk[ci]) {
-		r->chunk[ci] = zalloc(m, RCHUNK_BYTES);
+		r->chunk[ci] = pool_get(m, m->cpool, &m->ncpool, RCHUNK_BYTES);
 		if (!r->chunk[ci])
 			return;
 		r->used++;
@@ -595,12 +705,14 @@ static void rmap_remove(struct eptf_mmu *m, struct slot *s, unsigned level, uint
 		return;
 	chunk[RCHUNK_OCC] &= ~(1ull << (e & (RCHUNK - 1)));
 	if (--r->count[ci] == 0) {
-		zfree(m, chunk, RCHUNK_BYTES);
+		/* every head and the occupancy word are 0 again */
+		pool_put(m, m->cpool, &m->ncpool, CPOOL_MAX, chunk, RCHUNK_BYTES);
 		r->chunk[ci] = NULL;
 		r->live[ci / 64] &= ~(1ull << (ci % 64));
 		if (--r->used == 0) {
+			/* chunk[], live[] and count[] are all 0 again */
 			s->rdir[level - 1][c >> RDIR_SHIFT] = NULL;
-			zfree(m, r, sizeof(*r));
+			pool_put(m, m->dpool, &m->ndpool, DPOOL_MAX, r, sizeof(*r));
 		}
 	}
 }
@@ -797,7 +909,8 @@ static void spte_clear(struct eptf_mmu *m, uint32_t idx, unsigned i)
 		m->st.mapped_4k -= PPL(sp->level);
 	}
 	sp->spt[i] = 0;
-	sp->nr_present--;
+	if (--sp->nr_present == 0)
+		sp_emptied(m, sp);
 }
 
 /* KVM's set_spte() for a new leaf: frame from the memslot, rmap added, last_level set. */
@@ -808,8 +921,10 @@ static void spte_set_leaf(struct eptf_mmu *m, uint32_t idx, unsigned i, uint64_t
 
 	if (sp->spt[i] & SPTE_P)
 		spte_clear(m, idx, i);
+	if (!sp_materialize(m, sp))
+		return;
 	if (!sp->direct && !sp->gfns) {
-		sp->gfns = zalloc(m, NSPTE * sizeof(uint64_t));
+		sp->gfns = tbl_get(m);
 		if (!sp->gfns)
 			return;
 	}
@@ -830,6 +945,8 @@ static void spte_link(struct eptf_mmu *m, uint32_t pidx, unsigned i, uint32_t ci
 {
 	struct sp *p = SP(m, pidx);
 
+	if (!sp_materialize(m, p))
+		return;
 	p->spt[i] = ((uint64_t)cidx << SPTE_SHIFT) | SPTE_P | SPTE_LINK;
 	p->nr_present++;
 	par_add(m, cidx, REF(pidx, i));
@@ -946,8 +1063,9 @@ static void zap_page(struct eptf_mmu *m, uint32_t idx, struct vec32 *list)
 		uint64_t ref = sp->parent0;
 		struct sp *p = SP(m, REF_IDX(ref));
 		p->spt[REF_I(ref)] = 0;
-		p->nr_present--;
 		par_del(m, idx, ref);
+		if (--p->nr_present == 0)
+			sp_emptied(m, p);
 	}
 	if (sp->level == 4 && sp->hpa) {
 		eptf_u64map_del(&m->roots, sp->hpa);
@@ -1124,6 +1242,7 @@ static void mark_dirty(struct slot *s, uint64_t gfn)
 	if (s->dirty) {
 		uint64_t off = gfn - s->base;
 		s->dirty[off / 64] |= 1ull << (off % 64);
+		dirty_sum(s)[off / 4096] |= 1ull << (off / 64 % 64);
 	}
 }
 
@@ -1787,6 +1906,8 @@ static uint64_t harvest(struct eptf_mmu *m, struct slot *s, size_t word, uint64_
 	uint64_t n = 0;
 
 	s->dirty[word] &= ~mask;
+	if (!s->dirty[word])
+		dirty_sum(s)[word / 64] &= ~(1ull << (word % 64));
 	while (bits) {
 		unsigned b = (unsigned)__builtin_ctzll(bits);
 		bits &= bits - 1;
@@ -1813,9 +1934,13 @@ static int op_dirty_log(struct eptf_mmu *m, const struct eptf_op *op, bool clear
 		size_t w = (size_t)(op->addr / 64);
 		res->dirty_pages = harvest(m, s, w, op->value & (w + 1 == words ? last : ~0ull));
 	} else {
-		for (size_t w = 0; w < words; w++)
-			if (s->dirty[w])
+		const uint64_t *sum = dirty_sum(s);
+		for (size_t sw = 0; sw < (words + 63) / 64; sw++) {
+			for (uint64_t b = sum[sw]; b; b &= b - 1) {
+				size_t w = sw * 64 + (unsigned)__builtin_ctzll(b);
 				res->dirty_pages += harvest(m, s, w, ~0ull);
+			}
+		}
 	}
 	return 0;
 }
@@ -1977,7 +2102,8 @@ void eptf_mmu_destroy(struct eptf_mmu *m)
 		for (uint32_t k = 0; k < CHUNK_SPS; k++) {
 			struct sp *sp = &m->chunk[c][k];
 			if (sp->used) {
-				free(sp->spt);
+				if (sp->spt != SPT_ZERO)
+					free(sp->spt);
 				free(sp->gfns);
 				free(sp->xpar);
 			}
@@ -1985,6 +2111,12 @@ void eptf_mmu_destroy(struct eptf_mmu *m)
 		free(m->chunk[c]);
 	}
 	free(m->chunk);
+	for (unsigned k = 0; k < m->npool; k++)
+		free(m->pool[k]);
+	for (unsigned k = 0; k < m->ncpool; k++)
+		free(m->cpool[k]);
+	for (unsigned k = 0; k < m->ndpool; k++)
+		free(m->dpool[k]);
 	for (size_t k = 0; k < m->nslot; k++) {
 		struct slot *s = &m->slot[k];
 		for (unsigned l = 0; l < 3; l++) {
@@ -2277,13 +2409,14 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 		   (m->roots.cap + m->track.cap + m->lpage.cap + m->gpt.cap) * 2 * sizeof(uint64_t) +
 		   m->gpt.n * NSPTE * sizeof(uint64_t) +
 		   (m->unsync.cap + m->invalid.cap + m->tofree.cap) * sizeof(uint32_t) +
-		   m->capitems * sizeof(struct eptf_inval);
+		   m->capitems * sizeof(struct eptf_inval) + m->npool * TBL_BYTES + m->ncpool * RCHUNK_BYTES +
+		   m->ndpool * sizeof(struct rdir);
 	for (uint32_t idx = 1; idx < m->nsp; idx++) {
 		const struct sp *sp = SP(m, idx);
 		unsigned present = 0;
 		if (!sp->used)
 			continue;
-		st.bytes += NSPTE * sizeof(uint64_t) * (sp->gfns ? 2 : 1) + sp->capxpar * sizeof(uint64_t);
+		st.bytes += TBL_BYTES * ((sp->spt != SPT_ZERO) + (sp->gfns != NULL)) + sp->capxpar * sizeof(uint64_t);
 		if (!sp->invalid) {
 			st.pages++;
 			struct sp_key k = { sp->gfn, sp->base, sp->level, sp->as, sp->access, sp->direct, sp->shadows };
@@ -2323,8 +2456,12 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 	}
 	for (size_t k = 0; k < m->nslot; k++) {
 		const struct slot *s = &m->slot[k];
-		if (s->dirty)
+		if (s->dirty) {
 			st.bytes += bitmap_bytes(s->npages);
+			for (size_t w = 0; w < dirty_words(s->npages); w++)
+				if ((uint64_t)(s->dirty[w] != 0) != ((dirty_sum(s)[w / 64] >> (w % 64)) & 1))
+					return EPTF_EINVAL; /* the summary is exact */
+		}
 		for (unsigned l = 0; l < 3; l++) {
 			st.bytes += s->ndirs[l] * sizeof(struct rdir *);
 			for (size_t d = 0; d < s->ndirs[l]; d++) {

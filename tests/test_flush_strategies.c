@@ -740,14 +740,14 @@ static void test_adaptive(void **state)
 	struct eptf_flush_point fp;
 
 	(void)state;
-	/* the formula: list 1 call + 1 entry = 1010 vs full 6000 (nothing mapped) */
-	assert_false(eptf_adaptive_prefers_full(&cost, 0.5, 1, 1, 512, 0));
+	/* the formula: list 1 call + 1 entry = 1010 vs full 6000 (no refaults) */
+	assert_false(eptf_adaptive_prefers_full(&cost, 1, 1, 0));
 	/* 1000 entries: 2 calls + 10000 = 12000 > 6000 + 0 refaults */
-	assert_true(eptf_adaptive_prefers_full(&cost, 0.5, 1, 1000, 1 << 20, 0));
-	/* ... but with 100 mapped pages re-touched at 0.5: full costs 6000 + 100000 */
-	assert_false(eptf_adaptive_prefers_full(&cost, 0.5, 1, 1000, 1 << 20, (1 << 20) + 100));
+	assert_true(eptf_adaptive_prefers_full(&cost, 1, 1000, 0));
+	/* ... but with 4 estimated refaults full costs 6000 + 8000 */
+	assert_false(eptf_adaptive_prefers_full(&cost, 1, 1000, 4));
 	/* past the input-page cap: always full */
-	assert_true(eptf_adaptive_prefers_full(&cost, 1.0, 1, 510ull * 300, 0, 1ull << 40));
+	assert_true(eptf_adaptive_prefers_full(&cost, 1, 510ull * 300, 1e9));
 
 	ctx_init(&ctx, s);
 	assert_non_null(ctx.priv);

@@ -54,13 +54,32 @@ int eptf_flush__send_list(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 int eptf_flush__mainline_range(const struct eptf_flush_point *fp, struct eptf_hv_range *r);
 
 /*
- * adaptive's decision (adaptive.c), exposed for its unit test: true when
- * a full flush is estimated cheaper than a list of @entries entries
- * covering @covered pages, with @mapped pages mapped by L1 and re-touch
- * fraction @rho.
+ * adaptive's estimator (adaptive.c), exposed for its unit test. It sees one
+ * flush point at a time, as (op_index, L1's fault count at that point).
  */
-bool eptf_adaptive_prefers_full(const struct eptf_cost_model *cm, double rho, uint64_t nroots,
-				uint64_t entries, uint64_t covered, uint64_t mapped);
+struct eptf_adaptive_est {
+	uint64_t last_op;     /* op_index of the previous flush point (0 before the first) */
+	uint64_t last_faults; /* eptf_mmu_stats.faults at the previous flush point */
+	double retouch;       /* EWMA of re-touch opportunities per interval: U in adaptive.c */
+	bool primed;          /* retouch holds at least one interval */
+};
+void eptf_adaptive_est_init(struct eptf_adaptive_est *e);
+/*
+ * Account the interval ending at a flush point at @op_index, where L1 has
+ * counted @faults fault-ins so far: g = max(0, dt - dfaults - 1) time units
+ * in which L2 may have re-touched a cached page. Returns the updated
+ * estimate U of the refaults a full flush would add (>= 0).
+ */
+double eptf_adaptive_est_update(struct eptf_adaptive_est *e, uint64_t op_index, uint64_t faults);
+
+/*
+ * adaptive's decision (adaptive.c), exposed for its unit test: true when
+ * a full flush of @nroots roots, followed by @refaults estimated refaults,
+ * is cheaper under @cm than a list of @entries entries to each root, or
+ * when the list needs more than EPTF_FLUSH_MERGE_MAX_PAGES calls.
+ */
+bool eptf_adaptive_prefers_full(const struct eptf_cost_model *cm, uint64_t nroots, uint64_t entries,
+				double refaults);
 
 extern const struct eptf_strategy eptf_strategy_full, eptf_strategy_mainline, eptf_strategy_seed_v2,
 	eptf_strategy_list, eptf_strategy_list_merge, eptf_strategy_adaptive;

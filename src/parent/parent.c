@@ -169,6 +169,8 @@ static void root_free(struct proot *r)
 {
 	rx_remove_range(&r->ept, 0, RX_PAGES, NULL, NULL);
 	rx_remove_range(&r->tlb, 0, RX_PAGES, NULL, NULL);
+	rx_trim(&r->ept);
+	rx_trim(&r->tlb);
 	free(r);
 }
 

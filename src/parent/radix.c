@@ -54,19 +54,44 @@ static bool rx_empty(const struct rx_node *n)
  */
 static struct rx_node *rx_alloc(struct rx_tree *t)
 {
-	struct rx_node *n = malloc(sizeof(*n));
+	struct rx_node *n = t->spare;
 
 	if (n) {
-		memset(n->bits, 0, sizeof(n->bits));
+		/* already counted in t->nodes */
+		t->spare = (struct rx_node *)(uintptr_t)n->slot[0];
+		t->nspare--;
+	} else {
+		n = malloc(sizeof(*n));
+		if (!n)
+			return NULL;
 		t->nodes++;
 	}
+	memset(n->bits, 0, sizeof(n->bits));
 	return n;
 }
 
 static void rx_free(struct rx_tree *t, struct rx_node *n)
 {
+	if (t->nspare < RX_SPARE) {
+		n->slot[0] = (uint64_t)(uintptr_t)t->spare;
+		t->spare = n;
+		t->nspare++;
+		return;
+	}
 	free(n);
 	t->nodes--;
+}
+
+void rx_trim(struct rx_tree *t)
+{
+	while (t->spare) {
+		struct rx_node *n = t->spare;
+
+		t->spare = (struct rx_node *)(uintptr_t)n->slot[0];
+		free(n);
+		t->nodes--;
+	}
+	t->nspare = 0;
 }
 
 /* Clamp [addr, addr + pages) to the tree; false when nothing is left. */

@@ -37,9 +37,20 @@ struct rx_node {
 
 struct rx_tree {
 	struct rx_node *top; /* NULL while empty */
-	uint64_t nodes;      /* nodes allocated (for memory accounting) */
+	uint64_t nodes;      /* nodes allocated, spares included (for memory accounting) */
 	uint64_t leaves;     /* leaves present */
+	struct rx_node *spare; /* freed nodes kept for reuse, chained through slot[0] */
+	unsigned nspare;       /* at most RX_SPARE */
 };
+
+/*
+ * Spare nodes per tree: one path from the top to a level-1 node. An Intel
+ * list flush empties a root's TLB tree and the next access rebuilds the
+ * same path; keeping it saves a malloc + free per node (about a tenth of
+ * the replay's instructions). A spare is taken only when a node is needed,
+ * so the spares never raise a tree's peak node count.
+ */
+#define RX_SPARE 32u
 
 /* Called for each leaf a mutation removes. */
 typedef void (*rx_leaf_fn)(void *ctx, uint64_t addr, unsigned level, uint64_t payload);
@@ -68,6 +79,9 @@ bool rx_remove_exact(struct rx_tree *t, uint64_t base, unsigned level, uint64_t 
 
 /* Visit every leaf overlapping [addr, addr + pages) in address order; returns @fn's stop value or 0. */
 int rx_visit(const struct rx_tree *t, uint64_t addr, uint64_t pages, rx_visit_fn fn, void *ctx);
+
+/* Free the tree's spare nodes (before freeing an emptied tree for good). */
+void rx_trim(struct rx_tree *t);
 
 /* Bytes in use by the tree's nodes. */
 static inline uint64_t rx_bytes(const struct rx_tree *t)

@@ -1477,7 +1477,8 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 		if (m->err)
 			return m->err;
 	}
-	if (leaf_find(m, v->root, op->addr, &li, &lidx)) {
+	/* without a fault nothing changed since the first walk, which found the leaf on the same root */
+	if ((have && !fault) || leaf_find(m, v->root, op->addr, &li, &lidx)) {
 		struct sp *sp = SP(m, li);
 		uint64_t s = sp->spt[lidx] | SPTE_A;
 		if (write && (s & SPTE_W)) {

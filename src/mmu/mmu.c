@@ -6,15 +6,21 @@
  *
  * Storage, chosen so that a mapped 4 KiB page costs a few bytes:
  * - shadow pages live in a pool of fixed chunks (stable addresses, indices
- *   as handles); each owns one 4 KiB table of packed u64 SPTEs (and, for
- *   indirect pages, a second table of target gfns, like KVM's sp->gfns);
+ *   as handles); while a page maps something it owns one 4 KiB table of
+ *   packed u64 SPTEs (and, for indirect pages, a second table of target
+ *   gfns, like KVM's sp->gfns); an empty page shares a read-only zero
+ *   table, so the orphans KVM keeps cost only their struct;
  * - a hash keyed by sp->gfn (KVM's mmu_page_hash) chains the live pages;
  * - rmaps are per memslot and per level (KVM's slot->arch.rmap[level]):
- *   64-entry chunks of u64 heads under a two-level directory, both
+ *   64-entry chunks of u64 heads (plus an occupancy word) under a
+ *   two-level directory (plus a bitmap of allocated chunks), both
  *   allocated on first use and freed when empty again (a sparse guest pays
  *   per touched 256 KiB, a huge slot almost nothing for its directory); a
  *   head is empty, one tagged SPTE reference, or a pointer to a small
- *   array (KVM's pte_list).
+ *   array (KVM's pte_list). Slot-wide walks follow the bitmaps, so they
+ *   cost what is mapped, not the slot's size;
+ * - freed tables, chunks and directory pages go to small zeroed pools
+ *   (bounded) and are reused before anything new is allocated.
  */
 #include <assert.h>
 #include <stdlib.h>

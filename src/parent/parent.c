@@ -190,9 +190,14 @@ static void tlb_evict_lru(struct eptf_parent *p)
 	p->st.tlb_evictions++;
 }
 
-/* Fill the TLB of @r with a translation; overlapping entries of the root are replaced. */
+/*
+ * Fill the TLB of @r with a translation; overlapping entries of the root are
+ * replaced. @none_overlap: the caller knows no TLB entry of @r overlaps (a
+ * 4 KiB fill right after a lookup of that page missed), so the removal pass
+ * would find nothing and is skipped.
+ */
 static void tlb_fill(struct eptf_parent *p, struct proot *r, uint64_t base, unsigned level,
-		     uint64_t frame, bool w, bool x)
+		     uint64_t frame, bool w, bool x, bool none_overlap)
 {
 	struct drop_ctx d = { p, &p->st.tlb_replaced };
 	uint32_t i;
@@ -200,7 +205,8 @@ static void tlb_fill(struct eptf_parent *p, struct proot *r, uint64_t base, unsi
 	if (!p->cfg.tlb_entries)
 		return;
 	/* Make room first: eviction may free nodes on the path the insert will take. */
-	rx_remove_range(&r->tlb, base, RX_SPAN(level), tlb_leaf_gone, &d);
+	if (!none_overlap)
+		rx_remove_range(&r->tlb, base, RX_SPAN(level), tlb_leaf_gone, &d);
 	if (p->free_head == TLB_NIL)
 		tlb_evict_lru(p);
 	i = p->free_head;
@@ -382,8 +388,9 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 	struct eptf_xlate x;
 	uint64_t base, payload, span, frame;
 	unsigned level;
+	bool tlb_has = r && rx_lookup(&r->tlb, addr, &base, &level, &payload);
 
-	if (r && rx_lookup(&r->tlb, addr, &base, &level, &payload)) {
+	if (tlb_has) {
 		struct tlb_ent *e = &p->tlb[payload];
 
 		if (permits(e->writable, e->executable, write, exec)) {
@@ -395,7 +402,8 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 	}
 	if (r && rx_lookup(&r->ept, addr, &base, &level, &payload) &&
 	    permits(ept_w(payload), ept_x(payload), write, exec)) {
-		tlb_fill(p, r, base, level, ept_frame(payload), ept_w(payload), ept_x(payload));
+		tlb_fill(p, r, base, level, ept_frame(payload), ept_w(payload), ept_x(payload),
+			 level == 1 && !tlb_has);
 		p->st.tlb_misses++;
 		return EPTF_ACCESS_TLB_MISS;
 	}
@@ -420,7 +428,7 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 			      ept_leaf_gone, &d) < 0)
 			return EPTF_ACCESS_UNMAPPED;
 	}
-	tlb_fill(p, r, base, level, frame, x.writable, x.executable);
+	tlb_fill(p, r, base, level, frame, x.writable, x.executable, level == 1 && !tlb_has);
 	p->st.ept_violations++;
 	return EPTF_ACCESS_EPT_VIOLATION;
 }

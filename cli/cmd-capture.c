@@ -190,6 +190,8 @@ static int run(int argc, char **argv)
 	if (do_import && !out)
 		return cli_usage_error(NAME,
 				       "-o OUT.trace is required (or --no-import with --raw)");
+	if ((out && !*out) || (raw && !*raw))
+		return cli_usage_error(NAME, "an output file name (-o or --raw) is empty");
 	if ((out && !strcmp(out, "-")) || (raw && !strcmp(raw, "-")))
 		return cli_usage_error(
 		    NAME, "-o and --raw want file names (the statistics go to stdout)");

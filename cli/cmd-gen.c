@@ -104,6 +104,8 @@ static int run(int argc, char **argv)
 		return cli_usage_error("gen", "no workload named (see 'eptflush gen --list')");
 	if (!out)
 		return cli_usage_error("gen", "no output file: use -o FILE (or -o - for standard output)");
+	if (!*out)
+		return cli_usage_error("gen", "the output file name (-o) is empty");
 	r = eptf_workload_create(name, &p, &w);
 	if (r == EPTF_ENOENT)
 		return cli_usage_error("gen", "unknown workload '%s' (see 'eptflush gen --list')", name);

@@ -6,10 +6,13 @@
  * Exit codes: 0 imported, 1 malformed input or a failure (with
  * "file:line: reason"), 2 a usage error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <eptflush/error.h>
 #include <eptflush/import.h>
@@ -36,6 +39,37 @@ static void usage(FILE *f)
 		"  -q, --quiet            do not print the per-event statistics\n");
 }
 
+/*
+ * Refuse an output that cannot be written before reading the input, so the
+ * error names the output (and not, much later, a line of the input). As
+ * compare's output_check: an empty name is a usage error; a directory, or a
+ * parent directory that is missing or not writable, is a failure.
+ */
+static int output_check(const char *path)
+{
+	struct stat st;
+	const char *slash;
+	char *dir;
+	int rc = 0;
+
+	if (!*path)
+		return cli_usage_error(NAME, "the output file name (-o) is empty");
+	if (!strcmp(path, "-"))
+		return 0;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return cli_fail(NAME, "%s: %s", path, strerror(EISDIR));
+	slash = strrchr(path, '/');
+	if (!slash)
+		return access(".", W_OK | X_OK) ? cli_fail(NAME, "%s: %s", path, strerror(errno)) : 0;
+	dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	if (!dir)
+		return cli_fail(NAME, "out of memory");
+	if (access(dir, W_OK | X_OK))
+		rc = cli_fail(NAME, "%s: %s", path, strerror(errno));
+	free(dir);
+	return rc;
+}
+
 static int run(int argc, char **argv)
 {
 	enum { OPT_MEMSLOT = 256, OPT_LENIENT, OPT_FORMAT, OPT_VCPUS };
@@ -46,6 +80,7 @@ static int run(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	struct eptf_import_slot slots[MAX_SLOTS];
+	const char *slot_arg[MAX_SLOTS];
 	struct eptf_import_options o = {.format = EPTF_IMPORT_AUTO};
 	const char *out = NULL;
 	bool quiet = false;
@@ -68,8 +103,11 @@ static int run(int argc, char **argv)
 			if (o.nslots == MAX_SLOTS)
 				return cli_usage_error(NAME, "at most %d --memslot options", MAX_SLOTS);
 			if (eptf_import_parse_slot(optarg, &slots[o.nslots]))
-				return cli_usage_error(NAME, "bad --memslot '%s' (want id:base_gfn:pages:hva)", optarg);
-			o.nslots++;
+				return cli_usage_error(NAME,
+						       "bad --memslot '%s' (want id:base_gfn:pages:hva; id is "
+						       "address space << 16 | slot, address space 0 or 1)",
+						       optarg);
+			slot_arg[o.nslots++] = optarg;
 			break;
 		case OPT_LENIENT:
 			o.lenient = true;
@@ -97,6 +135,16 @@ static int run(int argc, char **argv)
 		return cli_usage_error(NAME, "need exactly one input FILE");
 	if (!out)
 		return cli_usage_error(NAME, "-o OUT.trace is required");
+	size_t sa, sb;
+	int rc = eptf_import_check_slots(slots, o.nslots, &sa, &sb);
+	if (rc == EPTF_EEXIST)
+		return cli_usage_error(NAME, "--memslot '%s' and '%s': slot id 0x%x given twice", slot_arg[sa],
+				       slot_arg[sb], (unsigned)slots[sa].slot);
+	if (rc)
+		return cli_usage_error(NAME, "--memslot '%s' and '%s': guest frame ranges overlap", slot_arg[sa],
+				       slot_arg[sb]);
+	if ((rc = output_check(out)))
+		return rc;
 	o.slots = slots;
 
 	struct eptf_import_stats st;

@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include <eptflush/error.h>
@@ -168,6 +171,62 @@ static void test_dat_truncated(void **state)
 	unlink(bad);
 }
 
+/*
+ * A trace.dat that crashes libtraceevent (a segfault in its event-format
+ * parser, found by mutating real-pagetables.dat) is a clean parse error: the
+ * libraries run in a child process. Nothing is left in the output's
+ * directory, and no child is left behind.
+ */
+static void test_dat_library_crash(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/eptf-imp-crash-XXXXXX", out[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/x.trace", dir);
+	struct eptf_import_options o = { 0 };
+	struct eptf_import_stats st;
+	struct eptf_diag d = {{0}};
+	int err = eptf_import_file(EPTF_TEST_DATA "/bad/import/dat-corrupt-segv.dat", out, &o, &st, &d);
+	assert_int_equal(err, EPTF_EPARSE);
+	const char *want = "dat-corrupt-segv.dat:1: corrupt trace.dat (the trace-cmd library crashed reading it)";
+	size_t ml = strlen(d.msg), wl = strlen(want);
+	if (ml < wl || strcmp(d.msg + ml - wl, want) != 0)
+		fail_msg("got '%s'", d.msg);
+	DIR *dd = opendir(dir);
+	assert_non_null(dd);
+	struct dirent *e;
+	while ((e = readdir(dd)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			fail_msg("left behind: %s", e->d_name);
+	closedir(dd);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+/* A sink that fails at its 10th op. */
+static int fail_10th(void *ctx, const struct eptf_op *op)
+{
+	(void)op;
+	return ++*(unsigned *)ctx == 10 ? EPTF_EIO : 0;
+}
+
+/* The parent's sink refusing an op stops the import (and its child) with that error. */
+static void test_dat_sink_error(void **state)
+{
+	(void)state;
+	unsigned calls = 0;
+	struct eptf_import_sink sink = { .op = fail_10th, .ctx = &calls };
+	struct eptf_import_options o = { .slots = slots, .nslots = 2 };
+	struct eptf_import_stats st;
+	struct eptf_diag d = {{0}};
+	assert_int_equal(eptf_import_dat(DATA "real-pagetables.dat", &o, &sink, &st, &d), EPTF_EIO);
+	assert_int_equal(calls, 10);
+	assert_non_null(strstr(d.msg, "real-pagetables.dat:record "));
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +234,8 @@ int main(void)
 		cmocka_unit_test(test_dat_direct),
 		cmocka_unit_test(test_dat_markers),
 		cmocka_unit_test(test_dat_truncated),
+		cmocka_unit_test(test_dat_library_crash),
+		cmocka_unit_test(test_dat_sink_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

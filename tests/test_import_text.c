@@ -202,7 +202,8 @@ struct bad_case {
 static void test_malformed_classes(void **state)
 {
 	(void)state;
-	char longline[6000];
+	/* one byte over the 64 KiB limit (a line of exactly 65536 bytes passes: test_line_limit) */
+	static char longline[65536 + 3];
 	memset(longline, 'a', sizeof(longline) - 2);
 	longline[sizeof(longline) - 2] = '\n';
 	longline[sizeof(longline) - 1] = 0;
@@ -221,7 +222,7 @@ static void test_malformed_classes(void **state)
 		{ "bad timestamp", "  vmm-7 [000] ...1. 1.00x003: kvm_mmu_paging_element: pte 1 level 4\n", "bad timestamp" },
 		{ "out of order", "  vmm-7 [000] ...1. 0.900000: kvm_mmu_paging_element: pte 1 level 4\n",
 		  "event out of timestamp order on its CPU" },
-		{ "over-long line", longline, "line too long" },
+		{ "over-long line", longline, "line longer than 65536 bytes" },
 		{ "not a trace line", "hello world\n", "not a trace line (no task-pid [cpu] prefix)" },
 		{ "lost events", "CPU:0 [LOST 12 EVENTS]\n", "the kernel lost events here (buffer overrun)" },
 		{ "bad marker number",
@@ -234,7 +235,7 @@ static void test_malformed_classes(void **state)
 		  "host range ends before it starts" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char buf[8192];
+		static char buf[70000];
 		int n = snprintf(buf, sizeof(buf), "%s%s%s", L1, L2, cases[i].line);
 		assert_true(n > 0 && (size_t)n < sizeof(buf));
 		struct eptf_import_stats st;
@@ -256,6 +257,60 @@ static void test_malformed_classes(void **state)
 		assert_int_equal(st.ops[EPTF_OP_ROOT_LOAD], 1);
 		assert_int_equal(st.ops[EPTF_OP_UNMAP_HVA], 1);
 	}
+}
+
+/*
+ * Lines are read in bounded memory: a line of exactly 64 KiB is accepted, a
+ * longer one is refused (lenient: skipped to its newline, across several
+ * buffer refills, and the next line still imported), and an input without
+ * line ends (/dev/zero) fails at its first 64 KiB instead of growing a buffer.
+ */
+static void test_line_limit(void **state)
+{
+	(void)state;
+	static const char pre[] = "  vmm-7 [000] ...1. 1.000001: tracing_mark_write: eptflush: phase ";
+	size_t big = 3 * 65536 + 17;
+	char *text = malloc(sizeof(L1) + 65536 + big + sizeof(L2) + 8);
+	assert_non_null(text);
+	size_t n = 0;
+	memcpy(text + n, L1, sizeof(L1) - 1);
+	n += sizeof(L1) - 1;
+	/* line 2: exactly 65536 bytes before its newline */
+	memcpy(text + n, pre, sizeof(pre) - 1);
+	memset(text + n + sizeof(pre) - 1, 'p', 65536 - (sizeof(pre) - 1));
+	n += 65536;
+	text[n++] = '\n';
+	size_t at3 = n;
+	/* line 3: far longer than the buffer */
+	memset(text + n, 'x', big);
+	n += big;
+	text[n++] = '\n';
+	memcpy(text + n, L2, sizeof(L2) - 1);
+	n += sizeof(L2) - 1;
+
+	struct eptf_import_stats st;
+	struct eptf_diag d = {{0}};
+	unsigned nops;
+	/* lines 1-2 alone import: the 64 KiB marker is a phase comment */
+	assert_int_equal(run_text(text, at3, false, &st, &d, &nops), 0);
+	assert_int_equal(st.lines, 2);
+	assert_int_equal(st.used[EPTF_IEV_MARKER], 1);
+	assert_int_equal(run_text(text, n, false, &st, &d, &nops), EPTF_EPARSE);
+	assert_string_equal(d.msg, "in.txt:3: line longer than 65536 bytes");
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(run_text(text, n, true, &st, &d, &nops), 0);
+	assert_int_equal(st.lines, 4);
+	assert_int_equal(st.malformed, 1);
+	assert_int_equal(st.used[EPTF_IEV_UNMAP_HVA_RANGE], 1);
+	free(text);
+
+	FILE *z = fopen("/dev/zero", "r");
+	assert_non_null(z);
+	struct eptf_import_options o = { 0 };
+	struct eptf_import_sink sink = { .op = null_op, .ctx = &nops };
+	assert_int_equal(eptf_import_text(z, "/dev/zero", &o, &sink, &st, &d), EPTF_EPARSE);
+	assert_string_equal(d.msg, "/dev/zero:1: line longer than 65536 bytes");
+	fclose(z);
 }
 
 static void test_nul_byte(void **state)
@@ -424,6 +479,53 @@ static void test_parse_slot(void **state)
 	assert_int_equal(eptf_import_parse_slot("1:2:3:4:5", &s), EPTF_EPARSE);
 	assert_int_equal(eptf_import_parse_slot("x:2:3:4", &s), EPTF_EPARSE);
 	assert_int_equal(eptf_import_parse_slot("1:2:3:0xffffffffffffffff", &s), EPTF_EPARSE);
+	/* address spaces 0 and 1 only (x86: normal and SMM) */
+	assert_int_equal(eptf_import_parse_slot("0x10005:0:0x10:0x7f0000000000", &s), 0);
+	assert_int_equal(s.slot, 0x10005);
+	assert_int_equal(eptf_import_parse_slot("0x20000:0:0x10:0x7f0000000000", &s), EPTF_EPARSE);
+	assert_int_equal(eptf_import_parse_slot("0x30000:0:0x10:0x7f0000000000", &s), EPTF_EPARSE);
+}
+
+/* Memslots given together: distinct ids, no gfn overlap within an address space. */
+static void test_check_slots(void **state)
+{
+	(void)state;
+	struct eptf_import_slot s[4] = {
+		{ .slot = 0, .base_gfn = 0, .npages = 0x10 },
+		{ .slot = 1, .base_gfn = 0x10, .npages = 0x10 },       /* adjacent: fine */
+		{ .slot = 0x10000, .base_gfn = 0x8, .npages = 0x10 },  /* other address space: fine */
+		{ .slot = 2, .base_gfn = 0x100, .npages = 1 },
+	};
+	size_t a = 99, b = 99;
+	assert_int_equal(eptf_import_check_slots(s, 4, &a, &b), 0);
+	assert_int_equal(eptf_import_check_slots(s, 0, &a, &b), 0);
+	s[3].slot = 1;
+	assert_int_equal(eptf_import_check_slots(s, 4, &a, &b), EPTF_EEXIST);
+	assert_int_equal(a, 1);
+	assert_int_equal(b, 3);
+	s[3].slot = 3;
+	s[3].base_gfn = 0x1f; /* the last page of slot 1 */
+	assert_int_equal(eptf_import_check_slots(s, 4, &a, &b), EPTF_EINVAL);
+	assert_int_equal(a, 1);
+	assert_int_equal(b, 3);
+}
+
+/* A write failure names the output, not a line of the input. */
+static void test_output_error_named(void **state)
+{
+	(void)state;
+	struct eptf_import_options o = { 0 };
+	struct eptf_import_stats st;
+	struct eptf_diag d = {{0}};
+	int err = eptf_import_file(EPTF_TEST_DATA "/import/real-touch.txt", "/nonexistent/dir/x.trace", &o, &st,
+				   &d);
+	assert_int_equal(err, EPTF_EIO);
+	if (strncmp(d.msg, "/nonexistent/dir/x.trace: ", 26) != 0)
+		fail_msg("message does not name the output: '%s'", d.msg);
+	memset(&d, 0, sizeof(d));
+	err = eptf_import_file(EPTF_TEST_DATA "/import/real-touch.txt", "/tmp", &o, &st, &d);
+	assert_true(err < 0);
+	assert_string_equal(d.msg, "/tmp: is a directory");
 }
 
 /* Nothing is left behind when the input is malformed. */
@@ -457,12 +559,15 @@ int main(void)
 		cmocka_unit_test(test_tdp_fixture),
 		cmocka_unit_test(test_malformed_classes),
 		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_line_limit),
 		cmocka_unit_test(test_order_per_cpu_and_other_events),
 		cmocka_unit_test(test_hva_clipping),
 		cmocka_unit_test(test_sync_window),
 		cmocka_unit_test(test_vcpu_numbering),
 		cmocka_unit_test(test_walk_retry),
 		cmocka_unit_test(test_parse_slot),
+		cmocka_unit_test(test_check_slots),
+		cmocka_unit_test(test_output_error_named),
 		cmocka_unit_test(test_no_partial_output),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,8 +117,19 @@ int eptf_import_dat(const char *path, const struct eptf_import_options *opts,
 int eptf_import_file(const char *in_path, const char *out_path, const struct eptf_import_options *opts,
 		     struct eptf_import_stats *st, struct eptf_diag *diag);
 
-/* Parse "id:base_gfn:pages:hva" (C numbers); 0 or EPTF_EPARSE. */
+/*
+ * Parse "id:base_gfn:pages:hva" (C numbers); 0 or EPTF_EPARSE (also for an
+ * address space (id >> 16) other than 0 or 1, no pages, a range past 2^40
+ * pages, or an hva that is not page-aligned or wraps).
+ */
 int eptf_import_parse_slot(const char *spec, struct eptf_import_slot *out);
+
+/*
+ * Check @n memslots as KVM would accept them together: 0, or EPTF_EEXIST
+ * when two have the same id, EPTF_EINVAL when two of one address space
+ * overlap in gfns; *@a < *@b are then the indices of the pair.
+ */
+int eptf_import_check_slots(const struct eptf_import_slot *slots, size_t n, size_t *a, size_t *b);
 
 /* Print the per-event statistics table to @f. */
 void eptf_import_stats_print(const struct eptf_import_stats *st, FILE *f);

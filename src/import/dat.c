@@ -6,9 +6,28 @@
  * a buffer of its own), fields read by name through libtraceevent. Field
  * names are the TP_STRUCT__entry names of mmutrace.h / events/kvm.h; the
  * shadow-page role arrives as the raw role word.
+ *
+ * libtracecmd and libtraceevent trust the file: a corrupted trace.dat can
+ * make them read out of bounds and crash (tests/data/bad/import/
+ * dat-corrupt-segv.dat segfaults inside tep_parse_event() while
+ * tracecmd_open() parses the stored event formats). So the libraries run in
+ * a forked child process. The child parses and turns records into ops, and
+ * sends each sink call (begin, op, comment) down a pipe; the parent, which
+ * owns the caller's sink (the op-trace writer and its temporary file),
+ * replays them. Statistics, the final status and the child's progress (the
+ * record it was reading) live in a shared anonymous mapping, so they
+ * survive the child's death: a child killed by a signal becomes
+ * "FILE:record N: corrupt trace.dat (...)" and never a crash of eptflush.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <trace-cmd/trace-cmd.h>
 
@@ -24,6 +43,8 @@ struct dat_ctx {
 	struct eptf_diag *diag;
 	const char *name;
 	uint64_t recno;
+	volatile uint64_t *progress; /* recno, shared with the parent */
+	volatile int *in_record;     /* on_record() is running (shared) */
 	int err;
 	char text[512];
 };
@@ -124,6 +145,7 @@ static int on_record(struct tracecmd_input *handle, struct tep_record *rec, int 
 	struct dat_ctx *c = data;
 	(void)cpu;
 	c->recno++;
+	*c->progress = c->recno;
 	c->st->lines++;
 	c->tep = tracecmd_get_tep(handle);
 	struct tep_event *event = c->tep ? tep_find_event_by_record(c->tep, rec) : NULL;
@@ -200,10 +222,33 @@ bad:
 	return -1;
 }
 
-int eptf_import_dat(const char *path, const struct eptf_import_options *opts,
-		    const struct eptf_import_sink *sink, struct eptf_import_stats *st,
-		    struct eptf_diag *diag)
+/* What the child leaves for the parent (a MAP_SHARED page). */
+struct dat_shared {
+	struct eptf_import_stats st;
+	struct eptf_diag diag;
+	int err;                 /* the child's result, valid when done */
+	volatile int opened;     /* tracecmd_open() returned a handle */
+	volatile int done;       /* the child finished and flushed the pipe */
+	volatile uint64_t recno; /* records handed to on_record() so far */
+	volatile int in_record;  /* on_record() is running: a crash is in record recno, else after it */
+};
+
+/* The import proper, in the child: the sink here is the pipe to the parent. */
+/* on_record(), with the record marked as in progress for the parent's report of a crash */
+static int on_record_marked(struct tracecmd_input *handle, struct tep_record *rec, int cpu, void *data)
 {
+	struct dat_ctx *c = data;
+	*c->in_record = 1;
+	int r = on_record(handle, rec, cpu, data);
+	*c->in_record = 0;
+	return r;
+}
+
+static int dat_import(const char *path, const struct eptf_import_options *opts,
+		      const struct eptf_import_sink *sink, struct dat_shared *sh)
+{
+	struct eptf_import_stats *st = &sh->st;
+	struct eptf_diag *diag = &sh->diag;
 	memset(st, 0, sizeof(*st));
 	tracecmd_set_loglevel(TEP_LOG_NONE);
 	struct tracecmd_input *h = tracecmd_open(path, TRACECMD_FL_LOAD_NO_PLUGINS);
@@ -211,6 +256,7 @@ int eptf_import_dat(const char *path, const struct eptf_import_options *opts,
 		snprintf(diag->msg, sizeof(diag->msg), "%s:1: not a readable trace.dat file", path);
 		return EPTF_EPARSE;
 	}
+	sh->opened = 1;
 	int nbuf = tracecmd_buffer_instances(h);
 	if (nbuf < 0)
 		nbuf = 0;
@@ -234,9 +280,9 @@ int eptf_import_dat(const char *path, const struct eptf_import_options *opts,
 		goto out;
 	}
 	struct dat_ctx c = { .imp = imp, .tep = tracecmd_get_tep(h), .opts = opts, .st = st, .diag = diag,
-			     .name = path };
+			     .name = path, .progress = &sh->recno, .in_record = &sh->in_record };
 	/* every buffer of one file shares the event formats of the top one */
-	tracecmd_iterate_events_multi(hs, nh, on_record, &c);
+	tracecmd_iterate_events_multi(hs, nh, on_record_marked, &c);
 	err = c.err;
 	if (!err) {
 		err = imp_finish(imp);
@@ -248,6 +294,210 @@ out:
 	for (int i = nh - 1; i >= 0; i--)
 		tracecmd_close(hs[i]);
 	free(hs);
+	return err;
+}
+
+/* ---- the pipe between the child and the parent ---------------------- */
+
+/*
+ * One message per sink call: a tag byte, then the call's argument as the
+ * bytes of its struct (both ends are the same program, so the layout is
+ * shared) or, for a comment, its length (uint32_t) and text.
+ */
+enum { MSG_BEGIN = 'B', MSG_OP = 'O', MSG_COMMENT = 'C' };
+#define MSG_COMMENT_MAX 4096 /* longer than any comment the importer makes */
+
+static int pipe_put(FILE *f, int tag, const void *p, size_t n)
+{
+	if (putc(tag, f) == EOF || fwrite(p, 1, n, f) != n)
+		return EPTF_EIO;
+	return 0;
+}
+
+/* Field by field into zeroed structs: no uninitialised padding or string tails go down the pipe. */
+static int c_begin(void *ctx, const struct eptf_trace_header *hdr)
+{
+	struct eptf_trace_header h;
+	memset(&h, 0, sizeof(h));
+	h.version = hdr->version;
+	h.nr_vcpus = hdr->nr_vcpus;
+	memcpy(h.source, hdr->source, strnlen(hdr->source, sizeof(h.source) - 1));
+	memcpy(h.name, hdr->name, strnlen(hdr->name, sizeof(h.name) - 1));
+	memcpy(h.detail, hdr->detail, strnlen(hdr->detail, sizeof(h.detail) - 1));
+	return pipe_put(ctx, MSG_BEGIN, &h, sizeof(h));
+}
+
+static int c_op(void *ctx, const struct eptf_op *op)
+{
+	struct eptf_op o;
+	memset(&o, 0, sizeof(o));
+	o.kind = op->kind;
+	o.vcpu = op->vcpu;
+	o.slot = op->slot;
+	o.level = op->level;
+	o.flags = op->flags;
+	o.addr = op->addr;
+	o.count = op->count;
+	o.value = op->value;
+	return pipe_put(ctx, MSG_OP, &o, sizeof(o));
+}
+
+static int c_comment(void *ctx, const char *text)
+{
+	size_t n = strnlen(text, MSG_COMMENT_MAX);
+	uint32_t len = (uint32_t)n;
+	int err = pipe_put(ctx, MSG_COMMENT, &len, sizeof(len));
+	if (!err && fwrite(text, 1, n, ctx) != n)
+		err = EPTF_EIO;
+	return err;
+}
+
+/* The child: never returns. */
+static void dat_child(const char *path, const struct eptf_import_options *opts, struct dat_shared *sh, int fd)
+{
+	/*
+	 * A crash inside the libraries must end this process by its signal,
+	 * quietly: no core file in the user's directory, and no sanitizer
+	 * report for a fault in a library that is not instrumented (the
+	 * parent reports it as a corrupt file).
+	 */
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+	struct rlimit nocore = { 0, 0 };
+	(void)setrlimit(RLIMIT_CORE, &nocore);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		sigemptyset(&sa.sa_mask);
+		(void)sigaction(fatal[i], &sa, NULL);
+	}
+	FILE *w = fdopen(fd, "w");
+	if (!w) {
+		sh->err = EPTF_ENOMEM;
+		snprintf(sh->diag.msg, sizeof(sh->diag.msg), "%s: %s", path, eptf_strerror(EPTF_ENOMEM));
+		sh->done = 1;
+		_exit(1);
+	}
+	struct eptf_import_sink ps = { .begin = c_begin, .op = c_op, .comment = c_comment, .ctx = w };
+	int err = dat_import(path, opts, &ps, sh);
+	/* a failed write means the parent stopped reading: it has its own error */
+	if (fflush(w) == EOF && !err)
+		err = EPTF_EIO;
+	sh->err = err;
+	sh->done = 1;
+	/* _exit: the parent's stdio buffers and atexit handlers are the parent's */
+	_exit(err ? 1 : 0);
+}
+
+/* Read one message from the child into the parent's sink; 1 at a clean end, 0, or an EPTF_E*. */
+static int pipe_get(FILE *f, const struct eptf_import_sink *sink, bool *proto)
+{
+	union {
+		struct eptf_trace_header hdr;
+		struct eptf_op op;
+		uint32_t len;
+	} m;
+	static char text[MSG_COMMENT_MAX + 1];
+	int tag = getc(f);
+	switch (tag) {
+	case EOF:
+		return 1;
+	case MSG_BEGIN:
+		if (fread(&m.hdr, sizeof(m.hdr), 1, f) != 1)
+			break;
+		return sink->begin ? sink->begin(sink->ctx, &m.hdr) : 0;
+	case MSG_OP:
+		if (fread(&m.op, sizeof(m.op), 1, f) != 1)
+			break;
+		return sink->op ? sink->op(sink->ctx, &m.op) : 0;
+	case MSG_COMMENT:
+		if (fread(&m.len, sizeof(m.len), 1, f) != 1 || m.len > MSG_COMMENT_MAX ||
+		    fread(text, 1, m.len, f) != m.len)
+			break;
+		text[m.len] = 0;
+		return sink->comment ? sink->comment(sink->ctx, text) : 0;
+	default:
+		break;
+	}
+	*proto = true; /* a message cut short: the child died while writing it */
+	return 1;
+}
+
+int eptf_import_dat(const char *path, const struct eptf_import_options *opts,
+		    const struct eptf_import_sink *sink, struct eptf_import_stats *st,
+		    struct eptf_diag *diag)
+{
+	memset(st, 0, sizeof(*st));
+	struct dat_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		snprintf(diag->msg, sizeof(diag->msg), "%s: %s", path, eptf_strerror(EPTF_ENOMEM));
+		return EPTF_ENOMEM;
+	}
+	memset(sh, 0, sizeof(*sh));
+	int fds[2];
+	if (pipe(fds)) {
+		snprintf(diag->msg, sizeof(diag->msg), "%s: cannot create a pipe: %s", path, strerror(errno));
+		munmap(sh, sizeof(*sh));
+		return EPTF_EIO;
+	}
+	/* nothing buffered may be written twice (the child _exits, but be safe) */
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(diag->msg, sizeof(diag->msg), "%s: cannot fork: %s", path, strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		munmap(sh, sizeof(*sh));
+		return EPTF_EIO;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		dat_child(path, opts, sh, fds[1]);
+	}
+	close(fds[1]);
+	FILE *r = fdopen(fds[0], "r");
+	int serr = 0;
+	bool proto = false;
+	if (!r) {
+		close(fds[0]);
+		serr = EPTF_ENOMEM;
+		snprintf(diag->msg, sizeof(diag->msg), "%s: %s", path, eptf_strerror(serr));
+	} else {
+		while ((serr = pipe_get(r, sink, &proto)) == 0)
+			;
+		if (serr == 1) {
+			serr = 0;
+		} else {
+			/* the sink refused: stop the child, report as a record error */
+			kill(pid, SIGKILL);
+			snprintf(diag->msg, sizeof(diag->msg), "%s:record %llu: %s", path,
+				 (unsigned long long)sh->recno, eptf_strerror(serr));
+		}
+		fclose(r);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	*st = sh->st;
+	int err;
+	if (serr) {
+		err = serr;
+	} else if (!sh->done || proto || WIFSIGNALED(status)) {
+		/* the child died (a library crash); what it sent is incomplete */
+		if (sh->opened)
+			snprintf(diag->msg, sizeof(diag->msg),
+				 "%s:record %llu: corrupt trace.dat (the trace-cmd library crashed reading it)",
+				 path, (unsigned long long)sh->recno + (sh->in_record ? 0 : 1));
+		else
+			snprintf(diag->msg, sizeof(diag->msg),
+				 "%s:1: corrupt trace.dat (the trace-cmd library crashed reading it)", path);
+		err = EPTF_EPARSE;
+	} else {
+		err = sh->err;
+		if (err)
+			snprintf(diag->msg, sizeof(diag->msg), "%s", sh->diag.msg);
+	}
+	munmap(sh, sizeof(*sh));
 	return err;
 }
 

@@ -7,31 +7,54 @@
 
 #include "imp.h"
 
+/*
+ * The op-trace writer as a sink. Its failures are the output's, not the
+ * input's: the front ends would report them as "INPUT:LINE: EPTF_EIO", so
+ * the sink keeps its own message naming the output, which
+ * eptf_import_file() puts back in place of the front end's.
+ */
 struct wsink {
 	const char *out_path;
 	struct eptf_trace_writer *w;
-	struct eptf_diag *diag;
 	const char *in_name;
+	bool failed;           /* the writer failed; msg says why */
+	char msg[sizeof(((struct eptf_diag *)0)->msg)];
 };
+
+static int w_fail(struct wsink *ws, int err)
+{
+	if (err == EPTF_EIO && !ws->failed) {
+		snprintf(ws->msg, sizeof(ws->msg), "%s: write error", ws->out_path);
+		ws->failed = true;
+	}
+	return err;
+}
 
 static int w_begin(void *ctx, const struct eptf_trace_header *hdr)
 {
 	struct wsink *ws = ctx;
 	struct eptf_trace_header h = *hdr;
+	struct eptf_diag d = {{0}};
 	snprintf(h.name, sizeof(h.name), "%s", ws->in_name);
-	return eptf_trace_writer_open(ws->out_path, &h, &ws->w, ws->diag);
+	int err = eptf_trace_writer_open(ws->out_path, &h, &ws->w, &d);
+	if (err) {
+		/* the writer's message names the output path and the reason */
+		snprintf(ws->msg, sizeof(ws->msg), "%s", d.msg);
+		ws->failed = true;
+	}
+	return err;
 }
 
 static int w_op(void *ctx, const struct eptf_op *op)
 {
 	struct wsink *ws = ctx;
-	return eptf_trace_write(ws->w, op);
+	return w_fail(ws, eptf_trace_write(ws->w, op));
 }
 
 static int w_comment(void *ctx, const char *text)
 {
 	struct wsink *ws = ctx;
-	return eptf_trace_write_comment(ws->w, text);
+	return w_fail(ws, eptf_trace_write_comment(ws->w, text));
 }
 
 static bool is_dat(const char *path)
@@ -51,7 +74,7 @@ int eptf_import_file(const char *in_path, const char *out_path, const struct ept
 {
 	const char *base = strrchr(in_path, '/');
 	base = base ? base + 1 : in_path;
-	struct wsink ws = { .out_path = out_path, .diag = diag, .in_name = base };
+	struct wsink ws = { .out_path = out_path, .in_name = base };
 	struct eptf_import_sink sink = { .begin = w_begin, .op = w_op, .comment = w_comment, .ctx = &ws };
 	int err;
 	enum eptf_import_format fmt = opts->format;
@@ -73,6 +96,8 @@ int eptf_import_file(const char *in_path, const char *out_path, const struct ept
 	if (err) {
 		if (ws.w)
 			eptf_trace_writer_abort(ws.w);
+		if (ws.failed)
+			snprintf(diag->msg, sizeof(diag->msg), "%s", ws.msg);
 		return err;
 	}
 	if (!ws.w) {
@@ -97,7 +122,8 @@ int eptf_import_parse_slot(const char *spec, struct eptf_import_slot *out)
 			p++;
 		}
 	}
-	if (*p || v[0] > UINT32_MAX || v[2] == 0 || v[2] > EPTF_TRACE_PAGE_LIMIT ||
+	/* id = (address space << 16) | slot; x86 KVM has two address spaces (normal, SMM) */
+	if (*p || v[0] > UINT32_MAX || (v[0] >> 16) > 1 || v[2] == 0 || v[2] > EPTF_TRACE_PAGE_LIMIT ||
 	    v[1] + v[2] > EPTF_TRACE_PAGE_LIMIT || (v[3] & 0xfff) || v[3] + v[2] * 4096 < v[3])
 		return EPTF_EPARSE;
 	memset(out, 0, sizeof(*out));
@@ -105,6 +131,23 @@ int eptf_import_parse_slot(const char *spec, struct eptf_import_slot *out)
 	out->base_gfn = v[1];
 	out->npages = v[2];
 	out->hva = v[3];
+	return 0;
+}
+
+int eptf_import_check_slots(const struct eptf_import_slot *slots, size_t n, size_t *a, size_t *b)
+{
+	for (size_t j = 1; j < n; j++)
+		for (size_t i = 0; i < j; i++) {
+			const struct eptf_import_slot *x = &slots[i], *y = &slots[j];
+			*a = i;
+			*b = j;
+			if (x->slot == y->slot)
+				return EPTF_EEXIST;
+			/* KVM refuses a memslot whose gfns overlap another's in its address space */
+			if ((x->slot >> 16) == (y->slot >> 16) && x->base_gfn < y->base_gfn + y->npages &&
+			    y->base_gfn < x->base_gfn + x->npages)
+				return EPTF_EINVAL;
+		}
 	return 0;
 }
 

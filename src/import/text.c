@@ -20,7 +20,100 @@
 
 #include "imp.h"
 
-#define LINE_MAX_LEN 4096
+/*
+ * The longest line accepted, newline excluded. Kernel trace lines are short
+ * (an MMU event is under 200 bytes), but a trace_marker write may carry up to
+ * a page of text plus the line prefix, and `trace-cmd report` may print long
+ * field lists; 64 KiB leaves room for both while bounding the reader's memory
+ * (a file without line ends, such as /dev/zero, fails after 64 KiB instead of
+ * growing a buffer until memory runs out).
+ */
+#define LINE_MAX_LEN 65536
+#define LINE_STR_(x) #x
+#define LINE_STR(x) LINE_STR_(x)
+/* read-ahead block; the buffer holds one maximal line plus one block */
+#define LINE_CHUNK 65536
+
+/*
+ * A bounded line reader over a FILE: fread() in blocks, lines found with
+ * memchr(), so embedded NUL bytes are seen (and refused) and no line costs
+ * more than LINE_MAX_LEN + LINE_CHUNK bytes of buffer.
+ */
+struct line_reader {
+	FILE *in;
+	char *buf;      /* LINE_MAX_LEN + LINE_CHUNK + 2 bytes */
+	size_t start;   /* first byte of the unread data */
+	size_t end;     /* one past the last byte read */
+	bool eof;       /* fread() returned short: no more data (or an error, see ferror) */
+	bool skipping;  /* inside an over-long line: drop bytes up to its newline */
+};
+
+#define LR_CAP (LINE_MAX_LEN + LINE_CHUNK + 2)
+
+/* Read more data after the unread bytes; false at end of input. */
+static bool lr_fill(struct line_reader *r)
+{
+	if (r->eof)
+		return false;
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->start = 0;
+	}
+	size_t room = LR_CAP - 1 - r->end;
+	if (room == 0)
+		return true;
+	size_t got = fread(r->buf + r->end, 1, room, r->in);
+	r->end += got;
+	if (got < room)
+		r->eof = true;
+	return got > 0;
+}
+
+/*
+ * The next line, with its newline if it has one, NUL-terminated at *len (the
+ * buffer is ours). Returns 1 for a line, 0 at the end of input, -1 for a
+ * line longer than LINE_MAX_LEN (its bytes are then skipped up to and
+ * including its newline, in bounded memory).
+ */
+static int lr_next(struct line_reader *r, char **line, size_t *len)
+{
+	for (;;) {
+		char *p = r->buf + r->start;
+		size_t have = r->end - r->start;
+		char *nl = have ? memchr(p, '\n', have) : NULL;
+		if (r->skipping) {
+			if (nl) {
+				r->start += (size_t)(nl - p) + 1;
+				r->skipping = false;
+				continue;
+			}
+			r->start = r->end = 0;
+			if (!lr_fill(r))
+				return 0;
+			continue;
+		}
+		size_t n = nl ? (size_t)(nl - p) + 1 : have;
+		if ((nl ? n - 1 : n) > LINE_MAX_LEN) {
+			if (nl) {
+				r->start += n;
+			} else {
+				r->start = r->end = 0;
+				r->skipping = true;
+			}
+			return -1;
+		}
+		if (nl || (r->eof && have)) {
+			/* keep one byte past the line for the terminator: the byte there is the next line's */
+			*line = p;
+			*len = n;
+			r->start += n;
+			return 1;
+		}
+		if (!lr_fill(r) && r->end == r->start)
+			return 0;
+	}
+}
 
 /* memmem() is a GNU extension; the build is plain POSIX. */
 static const char *find_sub(const char *h, size_t hn, const char *needle, size_t nn)
@@ -569,24 +662,29 @@ int eptf_import_text(FILE *in, const char *name, const struct eptf_import_option
 		snprintf(diag->msg, sizeof(diag->msg), "%s: %s", name, eptf_strerror(err));
 		return err;
 	}
-	char *line = NULL;
-	size_t cap = 0;
+	struct line_reader lr = { .in = in, .buf = malloc(LR_CAP) };
+	if (!lr.buf) {
+		snprintf(diag->msg, sizeof(diag->msg), "%s: %s", name, eptf_strerror(EPTF_ENOMEM));
+		imp_destroy(imp);
+		return EPTF_ENOMEM;
+	}
 	uint64_t lineno = 0;
 	int form_seen = 0;
 	for (;;) {
-		ssize_t got = getline(&line, &cap, in);
-		if (got < 0)
+		char *line = NULL;
+		size_t len = 0;
+		int got = lr_next(&lr, &line, &len);
+		if (got == 0)
 			break;
 		lineno++;
 		st->lines++;
-		size_t len = (size_t)got;
 		const char *why = NULL;
 		struct imp_ev ev;
 		memset(&ev, 0, sizeof(ev));
 		enum line_kind lk;
 		int form = 0;
-		if (len > LINE_MAX_LEN) {
-			why = "line too long";
+		if (got < 0) {
+			why = "line longer than " LINE_STR(LINE_MAX_LEN) " bytes";
 			lk = LINE_BAD;
 		} else if (memchr(line, 0, len)) {
 			why = "NUL byte in line";
@@ -638,7 +736,7 @@ int eptf_import_text(FILE *in, const char *name, const struct eptf_import_option
 	if (err)
 		snprintf(diag->msg, sizeof(diag->msg), "%s: %s", name, eptf_strerror(err));
 out:
-	free(line);
+	free(lr.buf);
 	imp_destroy(imp);
 	return err;
 }

@@ -6,13 +6,8 @@
 # `full` and `list-merge` -- the two choices it makes per flush point, from
 # L1-visible signals only -- and it leaves no stale translation.
 set -u
-E=${EPTFLUSH:?set EPTFLUSH to the eptflush binary}
-SRC=${EPTF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
+source "$(dirname "$0")/../lib/cli.bash"
 checked=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 # Small enough to run in seconds under ASan, large enough for thousands of flush points.
 SMALL=(--guest-size 2G --vcpus 2 --ops 20000 --seed 11)

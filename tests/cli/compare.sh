@@ -5,12 +5,7 @@
 # CSV agrees with the JSON row for row, and bad arguments exit 2 with
 # nothing written. Needs python3 (for JSON and CSV parsing).
 set -u
-E=${EPTFLUSH:?set EPTFLUSH to the eptflush binary}
-SRC=${EPTF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+source "$(dirname "$0")/../lib/cli.bash"
 command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 0; }
 export EPTF_SOURCE_DIR=$SRC
 python3 -c 'import jsonschema' 2>/dev/null || echo "note: python3 jsonschema absent: docs/report-schema.json not applied (key checks still run)"

@@ -4,11 +4,7 @@
 # the SVG charts with their bars and lines; a screenshot is not blank.
 # Skips with a message when Chromium is absent.
 set -u
-E=${EPTFLUSH:?set EPTFLUSH to the eptflush binary}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+source "$(dirname "$0")/../lib/cli.bash"
 
 CHROME=
 for c in chromium chromium-browser google-chrome; do

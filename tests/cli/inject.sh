@@ -7,28 +7,11 @@
 # but ideal draws faults and takes fallbacks, ideal draws none, and a seed
 # gives the same document twice. Needs python3 for the JSON checks.
 set -u
-E=${EPTFLUSH:?set EPTFLUSH to the eptflush binary}
-SRC=${EPTF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+source "$(dirname "$0")/../lib/cli.bash"
 command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 0; }
 export EPTF_SOURCE_DIR=$SRC
 SMALL=(--guest-size 256M --vcpus 2 --ops 4000 --seed 7)
 INJ=(--inject hv-error=0.1,partial=0.1,timeout=0.1 --inject-seed 42)
-
-run() { # run EXPECTED-STATUS NAME CMD...: run, keep stdout/stderr in $T/out, $T/err
-	local want=$1 what=$2
-	shift 2
-	"$@" >"$T/out" 2>"$T/err"
-	local rc=$?
-	if [ $rc -ne "$want" ]; then
-		fail "$what: exit $rc, want $want; stdout: $(head -c 600 "$T/out"); stderr: $(head -c 600 "$T/err")"
-		return 1
-	fi
-	return 0
-}
 
 # 1. compare with faults: settings recorded, faults and fallbacks per strategy, all correct ones clean
 if run 0 "compare --inject" "$E" compare "${SMALL[@]}" "${INJ[@]}" --json "$T/a.json" mixed migrate; then

@@ -6,26 +6,9 @@
 # prints one strategy's metrics and, with --json, the compare document
 # holding that strategy and ideal.
 set -u
-E=${EPTFLUSH:?set EPTFLUSH to the eptflush binary}
-SRC=${EPTF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$(dirname "$0")/../lib/cli.bash"
 D=$SRC/tests/data
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 SMALL=(--guest-size 2G --vcpus 2 --ops 20000 --seed 5)
-
-run() { # run EXPECTED-STATUS NAME CMD...: run, keep stdout/stderr in $T/out, $T/err
-	local want=$1 what=$2
-	shift 2
-	"$@" >"$T/out" 2>"$T/err"
-	local rc=$?
-	if [ $rc -ne "$want" ]; then
-		fail "$what: exit $rc, want $want; stdout: $(head -c 600 "$T/out"); stderr: $(head -c 600 "$T/err")"
-		return 1
-	fi
-	return 0
-}
 
 # check: correct strategies are clean on generated workloads
 for w in mixed shadow; do

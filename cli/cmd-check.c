@@ -132,23 +132,6 @@ static int run(int argc, char **argv)
 
 	cmp_opts_init(&o, "check", NULL);
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return EPTF_EXIT_OK;
-		}
-		if ((m = cmp_opt(&o, argc, argv, &i)) != 0) {
-			if (m < 0)
-				return EPTF_EXIT_USAGE;
-			continue;
-		}
-		if ((m = cmp_optarg(o.cmd, argc, argv, &i, "strategy", &v)) != 0) {
-			if (m < 0)
-				return EPTF_EXIT_USAGE;
-			sel = v;
-			continue;
-		}
 		if ((m = cmp_optarg(o.cmd, argc, argv, &i, "max", &v)) != 0) {
 			if (m < 0)
 				return EPTF_EXIT_USAGE;
@@ -156,11 +139,8 @@ static int run(int argc, char **argv)
 				return cli_usage_error(o.cmd, "bad value '%s' for --max (0 to 100000)", v);
 			continue;
 		}
-		if (a[0] == '-' && a[1])
-			return cli_usage_error(o.cmd, "unknown option '%s'", a);
-		if (input)
-			return cli_usage_error(o.cmd, "one input only ('%s' and '%s')", input, a);
-		input = a;
+		if ((rc = cmp_one_input_arg(&o, argc, argv, &i, usage, &sel, &input)) != CMP_ARG_NEXT)
+			return rc;
 	}
 	if (!input)
 		return cli_usage_error(o.cmd, "missing TRACE (a trace file or a workload name)");

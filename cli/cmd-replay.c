@@ -32,17 +32,12 @@ static int run(int argc, char **argv)
 {
 	struct cmp_opts o;
 	const char *input = NULL, *strategy = NULL, *json = NULL;
-	const char *v;
-	int m, rc;
+	int rc;
 
 	cmp_opts_init(&o, "replay", NULL);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return EPTF_EXIT_OK;
-		}
 		if (!strcmp(a, "--json")) {
 			json = "-";
 			continue;
@@ -53,22 +48,8 @@ static int run(int argc, char **argv)
 				return cli_usage_error(o.cmd, "--json= needs a file name");
 			continue;
 		}
-		if ((m = cmp_opt(&o, argc, argv, &i)) != 0) {
-			if (m < 0)
-				return EPTF_EXIT_USAGE;
-			continue;
-		}
-		if ((m = cmp_optarg(o.cmd, argc, argv, &i, "strategy", &v)) != 0) {
-			if (m < 0)
-				return EPTF_EXIT_USAGE;
-			strategy = v;
-			continue;
-		}
-		if (a[0] == '-' && a[1])
-			return cli_usage_error(o.cmd, "unknown option '%s'", a);
-		if (input)
-			return cli_usage_error(o.cmd, "one input only ('%s' and '%s')", input, a);
-		input = a;
+		if ((rc = cmp_one_input_arg(&o, argc, argv, &i, usage, &strategy, &input)) != CMP_ARG_NEXT)
+			return rc;
 	}
 	if (!input)
 		return cli_usage_error(o.cmd, "missing TRACE (a trace file or a workload name)");

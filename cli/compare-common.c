@@ -389,6 +389,33 @@ static int load_cost_file(const struct cmp_opts *o, struct eptf_cost_model *cm, 
 	return rc;
 }
 
+int cmp_one_input_arg(struct cmp_opts *o, int argc, char **argv, int *i, void (*usage)(FILE *f),
+		      const char **strategy, const char **input)
+{
+	const char *a = argv[*i];
+	const char *v;
+	int m;
+
+	if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+		usage(stdout);
+		return EPTF_EXIT_OK;
+	}
+	if ((m = cmp_opt(o, argc, argv, i)) != 0)
+		return m < 0 ? EPTF_EXIT_USAGE : CMP_ARG_NEXT;
+	if ((m = cmp_optarg(o->cmd, argc, argv, i, "strategy", &v)) != 0) {
+		if (m < 0)
+			return EPTF_EXIT_USAGE;
+		*strategy = v;
+		return CMP_ARG_NEXT;
+	}
+	if (a[0] == '-' && a[1])
+		return cli_usage_error(o->cmd, "unknown option '%s'", a);
+	if (*input)
+		return cli_usage_error(o->cmd, "one input only ('%s' and '%s')", *input, a);
+	*input = a;
+	return CMP_ARG_NEXT;
+}
+
 int cmp_opts_finish(struct cmp_opts *o)
 {
 	char why[512];

@@ -54,6 +54,20 @@ int cmp_optarg(const char *cmd, int argc, char **argv, int *i, const char *name,
  * printing a usage error.
  */
 int cmp_opt(struct cmp_opts *o, int argc, char **argv, int *i);
+/* What cmp_one_input_arg returns when it consumed argv[*i]: go on with the next argument. */
+#define CMP_ARG_NEXT (-1)
+
+/*
+ * The arguments of the one-input commands (`replay`, `check`), tried on
+ * argv[*i] after the command's own options: -h/--help (@usage to stdout),
+ * the shared options (cmp_opt), --strategy S (into *@strategy), an unknown
+ * option (a usage error) and else the one input (into *@input; a second is a
+ * usage error). Returns CMP_ARG_NEXT when consumed (*@i advanced past any
+ * value), or the exit status to return at once: EPTF_EXIT_OK after --help,
+ * EPTF_EXIT_USAGE after printing a usage error.
+ */
+int cmp_one_input_arg(struct cmp_opts *o, int argc, char **argv, int *i, void (*usage)(FILE *f),
+		      const char **strategy, const char **input);
 /* Apply the cost-model files and --set values. 0, or EPTF_EXIT_USAGE after printing "FILE:line: reason". */
 int cmp_opts_finish(struct cmp_opts *o);
 /* Help text of the shared options. */

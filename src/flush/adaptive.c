@@ -135,11 +135,9 @@ static int adaptive_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 	 * touches: assume the worst, which means the list.
 	 */
 	refaults = s ? eptf_adaptive_est_update(&s->est, fp->op_index, st.faults) : 1e300;
-	ex = eptf_flush__exact_alloc(fp, &n);
-	if (!ex) {
-		eptf_flush__fallback_full(ctx, fp);
+	ex = eptf_flush__exact_or_full(ctx, fp, &n);
+	if (!ex)
 		return EPTF_ENOMEM;
-	}
 	n = eptf_hv_ranges_merge(ex, n);
 	entries = eptf_hv_count_entries(ex, n, flags);
 	if (n == 0 || eptf_adaptive_prefers_full(&cm, fp->nroots, entries, refaults))

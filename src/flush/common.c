@@ -312,3 +312,13 @@ struct eptf_hv_range *eptf_flush__exact_alloc(const struct eptf_flush_point *fp,
 	*n = eptf_flush_exact_ranges(fp, r, fp->nitems);
 	return r;
 }
+
+struct eptf_hv_range *eptf_flush__exact_or_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+						size_t *n)
+{
+	struct eptf_hv_range *r = eptf_flush__exact_alloc(fp, n);
+
+	if (!r)
+		eptf_flush__fallback_full(ctx, fp);
+	return r;
+}

@@ -20,6 +20,13 @@ void eptf_flush__report(struct eptf_flush_ctx *ctx, uint64_t op_index, const cha
  * caller frees; *@n receives the count. NULL with *@n = 0 when out of memory.
  */
 struct eptf_hv_range *eptf_flush__exact_alloc(const struct eptf_flush_point *fp, size_t *n);
+/*
+ * eptf_flush__exact_alloc for a strategy's flush: when out of memory, every
+ * root of @fp is flushed in full first (eptf_flush__fallback_full: nothing
+ * may stay stale) and NULL is returned; the caller then returns EPTF_ENOMEM.
+ */
+struct eptf_hv_range *eptf_flush__exact_or_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+						size_t *n);
 
 /* Entries the Linux filler needs for @ranges (each range split in 2048-page entries). */
 uint64_t eptf_flush__linux_entries(const struct eptf_hv_range *ranges, size_t n);

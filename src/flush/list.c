@@ -36,11 +36,9 @@ static int list_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point 
 	ctx->stats.flush_points++;
 	if (fp->nroots == 0)
 		return 0;
-	ex = eptf_flush__exact_alloc(fp, &n);
-	if (!ex) {
-		eptf_flush__fallback_full(ctx, fp);
+	ex = eptf_flush__exact_or_full(ctx, fp, &n);
+	if (!ex)
 		return EPTF_ENOMEM;
-	}
 	if ((fp->site == EPTF_SITE_DIRTY_LOG || fp->site == EPTF_SITE_WP_SLOT ||
 	     fp->site == EPTF_SITE_SLOT_REMOVE) &&
 	    eptf_flush__all_direct(fp) && fp->slot_npages) {

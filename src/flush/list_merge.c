@@ -22,11 +22,9 @@ static int merge_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point
 	ctx->stats.flush_points++;
 	if (fp->nroots == 0)
 		return 0;
-	ex = eptf_flush__exact_alloc(fp, &n);
-	if (!ex) {
-		eptf_flush__fallback_full(ctx, fp);
+	ex = eptf_flush__exact_or_full(ctx, fp, &n);
+	if (!ex)
 		return EPTF_ENOMEM;
-	}
 	r = eptf_flush_ranges_merged(ctx, fp, ex, n);
 	free(ex);
 	return r;

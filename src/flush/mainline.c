@@ -77,11 +77,9 @@ static int mainline_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 	if (kind == 1)
 		return eptf_flush_ranges_each(ctx, fp, &one, 1);
 	/* SPLIT / SPTE_CHANGE: one kvm_flush_remote_tlbs_gfn() per SPTE */
-	ranges = eptf_flush__exact_alloc(fp, &n);
-	if (!ranges) {
-		eptf_flush__fallback_full(ctx, fp);
+	ranges = eptf_flush__exact_or_full(ctx, fp, &n);
+	if (!ranges)
 		return EPTF_ENOMEM;
-	}
 	eptf_flush_ranges_each(ctx, fp, ranges, n);
 	free(ranges);
 	return 0;

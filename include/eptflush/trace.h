@@ -93,5 +93,13 @@ int eptf_op_parse_detail(const char *line, size_t len, struct eptf_op *op, char 
  * reason in @detail (may be NULL).
  */
 int eptf_op_validate(const struct eptf_op *op, char *detail, size_t detail_len);
+/*
+ * Parse the unsigned number in the @n bytes at @s (no NUL needed): decimal,
+ * or hexadecimal after "0x" (also after "0X" when @upper_x: the importer
+ * takes C numbers; trace text is lower case). No sign, no space. False on
+ * anything else, on n == 0 and on overflow. The trace reader and
+ * src/import both parse with it.
+ */
+bool eptf_trace_parse_u64(const char *s, size_t n, bool upper_x, uint64_t *out);
 
 #endif

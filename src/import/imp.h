@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <eptflush/import.h>
+#include <eptflush/trace.h>
 
 /*
  * Shadow-page role bits as this kernel lays out union kvm_mmu_page_role
@@ -108,7 +109,10 @@ int imp_event_kind(const char *s, size_t n);
 /* @s is in the kvmmmu namespace but no event this kernel has: garbage. */
 bool imp_kvmmmu_unknown(const char *s, size_t n);
 
-/* Parse a C number (0x hex or decimal) spanning [s, s+len); false on garbage or overflow. */
-bool imp_parse_u64(const char *s, size_t len, uint64_t *out);
+/* Parse a C number (0x or 0X hex, or decimal) spanning [s, s+len); false on garbage or overflow. */
+static inline bool imp_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	return eptf_trace_parse_u64(s, len, true, out);
+}
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* A u64-keyed open-addressing hash map and a number parser for src/import. */
+/* A u64-keyed open-addressing hash map for src/import. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,42 +114,4 @@ void imp_map_free_all(struct imp_map *m)
 	free(m->keys);
 	free(m->vals);
 	memset(m, 0, sizeof(*m));
-}
-
-bool imp_parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i = 0;
-	if (len == 0)
-		return false;
-	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		i = 2;
-		for (; i < len; i++) {
-			char c = s[i];
-			unsigned d;
-			if (c >= '0' && c <= '9')
-				d = (unsigned)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				d = (unsigned)(c - 'a' + 10);
-			else if (c >= 'A' && c <= 'F')
-				d = (unsigned)(c - 'A' + 10);
-			else
-				return false;
-			if (v >> 60)
-				return false;
-			v = v << 4 | d;
-		}
-	} else {
-		for (; i < len; i++) {
-			char c = s[i];
-			if (c < '0' || c > '9')
-				return false;
-			unsigned d = (unsigned)(c - '0');
-			if (v > (UINT64_MAX - d) / 10)
-				return false;
-			v = v * 10 + d;
-		}
-	}
-	*out = v;
-	return true;
 }

@@ -329,14 +329,13 @@ int eptf_op_format(const struct eptf_op *op, char *buf, size_t len)
 	return (int)n;
 }
 
-/* Decimal or 0x-hex, no sign, no overflow. */
-static bool parse_num(const char *s, size_t n, uint64_t *out)
+bool eptf_trace_parse_u64(const char *s, size_t n, bool upper_x, uint64_t *out)
 {
 	uint64_t v = 0;
 
 	if (n == 0)
 		return false;
-	if (n > 2 && s[0] == '0' && s[1] == 'x') {
+	if (n > 2 && s[0] == '0' && (s[1] == 'x' || (upper_x && s[1] == 'X'))) {
 		for (size_t i = 2; i < n; i++) {
 			unsigned d;
 			char c = s[i];
@@ -483,7 +482,7 @@ static enum perr parse_line(const char *line, size_t len, struct eptf_op *op, ch
 			return P_DUPKEY;
 		}
 		seen |= KB(k);
-		if (!parse_num(eq + 1, vlen, &v)) {
+		if (!eptf_trace_parse_u64(eq + 1, vlen, false, &v)) {
 			tokcopy(tok, sizeof(tok), eq + 1, vlen);
 			say(detail, dlen, "bad number '%s' for key '%s'", tok, keys[k].name);
 			return P_NUM;

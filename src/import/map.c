@@ -15,17 +15,25 @@ static size_t slot_of(uint64_t key, size_t cap)
 	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
 }
 
-void *imp_map_get(const struct imp_map *m, uint64_t key)
+/* The slot holding @key, or (size_t)-1 when it is absent. */
+static size_t find(const struct imp_map *m, uint64_t key)
 {
 	if (!m->cap)
-		return NULL;
+		return (size_t)-1;
 	for (size_t i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
 		void *v = m->vals[i];
 		if (!v)
-			return NULL;
+			return (size_t)-1;
 		if (v != IMP_MAP_TOMB && m->keys[i] == key)
-			return v;
+			return i;
 	}
+}
+
+void *imp_map_get(const struct imp_map *m, uint64_t key)
+{
+	size_t i = find(m, key);
+
+	return i == (size_t)-1 ? NULL : m->vals[i];
 }
 
 static int grow(struct imp_map *m)
@@ -92,18 +100,15 @@ int imp_map_put(struct imp_map *m, uint64_t key, void *val)
 
 void *imp_map_del(struct imp_map *m, uint64_t key)
 {
-	if (!m->cap)
+	size_t i = find(m, key);
+	void *v;
+
+	if (i == (size_t)-1)
 		return NULL;
-	for (size_t i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
-		void *v = m->vals[i];
-		if (!v)
-			return NULL;
-		if (v != IMP_MAP_TOMB && m->keys[i] == key) {
-			m->vals[i] = IMP_MAP_TOMB;
-			m->live--;
-			return v;
-		}
-	}
+	v = m->vals[i];
+	m->vals[i] = IMP_MAP_TOMB;
+	m->live--;
+	return v;
 }
 
 void imp_map_free_all(struct imp_map *m)

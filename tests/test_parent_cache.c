@@ -18,45 +18,7 @@
 #include <eptflush/error.h>
 #include <eptflush/parent.h>
 
-/* ---- a fake L1: a list of leaf mappings, later ones win --------------- */
-
-struct fmap {
-	uint64_t root, base, frame;
-	uint8_t level;
-	bool w, x, live;
-};
-
-struct fake {
-	struct fmap m[4096];
-	size_t n;
-	uint64_t calls;
-};
-
-static int fake_xlate(void *ctx, uint64_t root, uint64_t addr, struct eptf_xlate *out)
-{
-	struct fake *f = ctx;
-
-	f->calls++;
-	for (size_t i = f->n; i-- > 0;) {
-		const struct fmap *m = &f->m[i];
-		uint64_t span = EPTF_PAGES_PER_LEVEL(m->level);
-
-		if (m->live && m->root == root && addr >= m->base && addr < m->base + span) {
-			*out = (struct eptf_xlate){ .frame = m->frame + (addr - m->base), .level = m->level,
-						    .writable = m->w, .executable = m->x,
-						    .accessed = true };
-			return 0;
-		}
-	}
-	return EPTF_ENOENT;
-}
-
-static void fake_map(struct fake *f, uint64_t root, uint64_t base, unsigned level, uint64_t frame,
-		     bool w, bool x)
-{
-	assert_true(f->n < sizeof(f->m) / sizeof(f->m[0]));
-	f->m[f->n++] = (struct fmap){ root, base, frame, (uint8_t)level, w, x, true };
-}
+#include "parent_fake.h"
 
 #define R1 0x10000ull
 #define R2 0x20000ull

@@ -20,44 +20,9 @@
 #include <eptflush/error.h>
 #include <eptflush/parent.h>
 
-struct fmap {
-	uint64_t root, base, frame;
-	uint8_t level;
-	bool w, x, live;
-};
-
-struct fake {
-	struct fmap m[1024];
-	size_t n;
-	uint64_t calls;
-};
-
-static int fake_xlate(void *ctx, uint64_t root, uint64_t addr, struct eptf_xlate *out)
-{
-	struct fake *f = ctx;
-
-	f->calls++;
-	for (size_t i = f->n; i-- > 0;) {
-		const struct fmap *m = &f->m[i];
-		uint64_t span = EPTF_PAGES_PER_LEVEL(m->level);
-
-		if (m->live && m->root == root && addr >= m->base && addr < m->base + span) {
-			*out = (struct eptf_xlate){ .frame = m->frame + (addr - m->base), .level = m->level,
-						    .writable = m->w, .executable = m->x,
-						    .accessed = true };
-			return 0;
-		}
-	}
-	return EPTF_ENOENT;
-}
-
-static struct fmap *fake_map(struct fake *f, uint64_t root, uint64_t base, unsigned level,
-			     uint64_t frame, bool w, bool x)
-{
-	assert_true(f->n < sizeof(f->m) / sizeof(f->m[0]));
-	f->m[f->n] = (struct fmap){ root, base, frame, (uint8_t)level, w, x, true };
-	return &f->m[f->n++];
-}
+/* The table this test always had: enough for its cases, small on the stack. */
+#define PARENT_FAKE_MAPS 1024
+#include "parent_fake.h"
 
 #define R1 0x10000ull
 #define R2 0x20000ull

@@ -104,6 +104,29 @@ static bool rx_clamp(uint64_t addr, uint64_t pages, uint64_t *lo, uint64_t *hi)
 	return true;
 }
 
+/* The slots [*i0, *i1] of a level-@k node whose first page is @nbase that [lo, hi) overlaps. */
+static inline void rx_slot_range(unsigned k, uint64_t nbase, uint64_t lo, uint64_t hi, unsigned *i0,
+				 unsigned *i1)
+{
+	uint64_t span = RX_SPAN(k);
+	uint64_t last = (hi - 1 - nbase) / span;
+
+	*i0 = lo > nbase ? (unsigned)((lo - nbase) / span) : 0;
+	*i1 = last > RX_FANOUT - 1 ? RX_FANOUT - 1 : (unsigned)last;
+}
+
+/* The occupied slots of @n in its 64-slot word @w, limited to slots [i0, i1]. */
+static inline uint64_t rx_word_bits(const struct rx_node *n, unsigned w, unsigned i0, unsigned i1)
+{
+	uint64_t m = n->bits[w];
+
+	if (w == i0 >> 6)
+		m &= ~0ull << (i0 & 63);
+	if (w == i1 >> 6 && (i1 & 63) != 63)
+		m &= (1ull << ((i1 & 63) + 1)) - 1;
+	return m;
+}
+
 /*
  * Remove the leaves of node @n (level @k, first page @nbase) overlapping
  * [lo, hi); frees children that become empty. The caller frees @n.
@@ -112,17 +135,12 @@ static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t
 		      uint64_t hi, rx_leaf_fn fn, void *ctx)
 {
 	uint64_t span = RX_SPAN(k), removed = 0;
-	unsigned i0 = lo > nbase ? (unsigned)((lo - nbase) / span) : 0;
-	uint64_t last = (hi - 1 - nbase) / span;
-	unsigned i1 = last > RX_FANOUT - 1 ? RX_FANOUT - 1 : (unsigned)last;
+	unsigned i0, i1;
 
+	rx_slot_range(k, nbase, lo, hi, &i0, &i1);
 	for (unsigned w = i0 >> 6; w <= i1 >> 6; w++) {
-		uint64_t m = n->bits[w];
+		uint64_t m = rx_word_bits(n, w, i0, i1);
 
-		if (w == i0 >> 6)
-			m &= ~0ull << (i0 & 63);
-		if (w == i1 >> 6 && (i1 & 63) != 63)
-			m &= (1ull << ((i1 & 63) + 1)) - 1;
 		while (m) {
 			unsigned i = w * 64 + (unsigned)__builtin_ctzll(m);
 			uint64_t sbase = nbase + (uint64_t)i * span;
@@ -287,17 +305,12 @@ static int rx_vis(const struct rx_node *n, unsigned k, uint64_t nbase, uint64_t 
 		  rx_visit_fn fn, void *ctx)
 {
 	uint64_t span = RX_SPAN(k);
-	unsigned i0 = lo > nbase ? (unsigned)((lo - nbase) / span) : 0;
-	uint64_t last = (hi - 1 - nbase) / span;
-	unsigned i1 = last > RX_FANOUT - 1 ? RX_FANOUT - 1 : (unsigned)last;
+	unsigned i0, i1;
 
+	rx_slot_range(k, nbase, lo, hi, &i0, &i1);
 	for (unsigned w = i0 >> 6; w <= i1 >> 6; w++) {
-		uint64_t m = n->bits[w];
+		uint64_t m = rx_word_bits(n, w, i0, i1);
 
-		if (w == i0 >> 6)
-			m &= ~0ull << (i0 & 63);
-		if (w == i1 >> 6 && (i1 & 63) != 63)
-			m &= (1ull << ((i1 & 63) + 1)) - 1;
 		while (m) {
 			unsigned i = w * 64 + (unsigned)__builtin_ctzll(m);
 			uint64_t sbase = nbase + (uint64_t)i * span;

@@ -366,6 +366,23 @@ static void u_invlpg(struct eptf_asm *a, uint64_t start, uint64_t end)
 	eptf_asm_jcc_back(a, CC_B, top);
 }
 
+/*
+ * Write the PDE at guest address @pde four times in a row (clear, restore,
+ * clear, restore; what KVM's write-flooding detection counts), then reload
+ * cr3. Uses rbx, r13, r14.
+ */
+static void u_pde_flood(struct eptf_asm *a, uint64_t pde)
+{
+	eptf_asm_mov_imm(a, R_BX, pde);
+	eptf_asm_load(a, R_14, R_BX);
+	eptf_asm_mov_imm(a, R_13, 0);
+	for (int i = 0; i < 2; i++) {
+		eptf_asm_store(a, R_BX, R_13);
+		eptf_asm_store(a, R_BX, R_14);
+	}
+	u_stub(a, EPTF_STUB_CR3);
+}
+
 static void u_body(struct eptf_asm *a, unsigned w, uint64_t d, uint64_t m)
 {
 	const uint64_t two_m = 2ull << 20;
@@ -391,14 +408,7 @@ static void u_body(struct eptf_asm *a, unsigned w, uint64_t d, uint64_t m)
 		 * writes trip its write-flooding detection, which zaps the
 		 * shadow page; reload cr3 and touch the range again */
 		pde = EPTF_G_PD + ((d + two_m) >> 21) * 8;
-		eptf_asm_mov_imm(a, R_BX, pde);
-		eptf_asm_load(a, R_14, R_BX);
-		eptf_asm_mov_imm(a, R_13, 0);
-		for (int i = 0; i < 2; i++) {
-			eptf_asm_store(a, R_BX, R_13);
-			eptf_asm_store(a, R_BX, R_14);
-		}
-		u_stub(a, EPTF_STUB_CR3);
+		u_pde_flood(a, pde);
 		u_touch(a, d + two_m, d + 2 * two_m, 4096, true);
 		/* the same through the alias PD, which no walk to its own
 		 * address passes through: touching a page resets the flood
@@ -409,14 +419,7 @@ static void u_body(struct eptf_asm *a, unsigned w, uint64_t d, uint64_t m)
 		 * what the guest just touched (the seed's defect 2) */
 		pde = EPTF_G_PD_ALIAS + ((d + two_m) >> 21) * 8;
 		u_touch(a, EPTF_G_ALIAS + d + two_m, EPTF_G_ALIAS + d + 2 * two_m, 4096, true);
-		eptf_asm_mov_imm(a, R_BX, pde);
-		eptf_asm_load(a, R_14, R_BX);
-		eptf_asm_mov_imm(a, R_13, 0);
-		for (int i = 0; i < 2; i++) {
-			eptf_asm_store(a, R_BX, R_13);
-			eptf_asm_store(a, R_BX, R_14);
-		}
-		u_stub(a, EPTF_STUB_CR3);
+		u_pde_flood(a, pde);
 		u_touch(a, EPTF_G_ALIAS + d + two_m, EPTF_G_ALIAS + d + 2 * two_m, 4096, false);
 		/* the VMM deletes and re-creates the data slot: under shadow
 		 * paging KVM zaps everything (kvm_mmu_zap_all_fast) */

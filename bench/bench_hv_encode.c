@@ -31,6 +31,8 @@
 
 #include <eptflush/hv.h>
 
+#include "bench_common.h"
+
 static uint64_t rng_state = 0x6265e5c4f00dull;
 
 static uint64_t rnd(void)
@@ -41,52 +43,7 @@ static uint64_t rnd(void)
 	return z ^ (z >> 31);
 }
 
-static double now(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void print_machine(void)
-{
-	struct utsname u;
-	char line[512], model[256] = "unknown";
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	long cpus = 0;
-
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			if (!strncmp(line, "model name", 10)) {
-				if (cpus++ == 0) {
-					char *c = strchr(line, ':');
-					if (c) {
-						snprintf(model, sizeof(model), "%s", c + 2);
-						model[strcspn(model, "\n")] = '\0';
-					}
-				}
-			}
-		}
-		fclose(f);
-	}
-	if (uname(&u) == 0)
-		printf("machine: %s %s %s %s\n", u.sysname, u.release, u.version, u.machine);
-	printf("cpu: %s (%ld logical CPUs)\n", model, cpus);
-}
 
 static volatile uint64_t sink;
 
@@ -144,7 +101,7 @@ int main(int argc, char **argv)
 		/* linux filler */
 		uint64_t entries = 0, sum = 0;
 		int off = 0;
-		double t0 = now();
+		double t0 = bench_wall();
 
 		for (size_t i = 0; i < n; i++) {
 			int got = eptf_hv_fill_linux(&list, off, in[i].gfn, in[i].pages);
@@ -162,7 +119,7 @@ int main(int argc, char **argv)
 			off = got;
 		}
 		entries += (uint64_t)off;
-		t_lin[r] = now() - t0;
+		t_lin[r] = bench_wall() - t0;
 		linux_entries = entries;
 		sink += sum;
 
@@ -171,12 +128,12 @@ int main(int argc, char **argv)
 			unsigned flags = large ? EPTF_HV_MERGE_LARGE_2M | EPTF_HV_MERGE_LARGE_1G : 0;
 
 			memcpy(work, in, n * sizeof(*in));
-			t0 = now();
+			t0 = bench_wall();
 			size_t nm = eptf_hv_ranges_merge(work, n);
 			if (!large)
-				t_sort[r] = now() - t0;
+				t_sort[r] = bench_wall() - t0;
 			int np = eptf_hv_build_pages(work, nm, flags, 0x1000, pages, max_pages, counts);
-			double t = now() - t0;
+			double t = bench_wall() - t0;
 
 			if (np < 0) {
 				fprintf(stderr, "bench_hv_encode: build: %s\n", eptf_strerror(np));
@@ -196,10 +153,10 @@ int main(int argc, char **argv)
 		}
 	}
 
-	double lin = median(t_lin, reps), m0 = median(t_m0, reps), ml = median(t_ml, reps),
-	       srt = median(t_sort, reps);
+	double lin = bench_median(t_lin, reps), m0 = bench_median(t_m0, reps), ml = bench_median(t_ml, reps),
+	       srt = bench_median(t_sort, reps);
 
-	print_machine();
+	bench_print_machine();
 	printf("input: %zu random ranges (seeded), median of %d repetitions\n\n", n, reps);
 	printf("%-22s %10s %12s %14s %14s\n", "encoder", "seconds", "entries", "entries/s", "ranges/s");
 	printf("%-22s %10.4f %12llu %14.0f %14.0f\n", "linux filler", lin,

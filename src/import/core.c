@@ -437,6 +437,15 @@ static int gpt_set(struct imp *imp, uint64_t table, unsigned idx, uint64_t pte)
 
 /* ---- runs: zap batches, syncs, TDP drops ------------------------------ */
 
+/* Start task @pid's run of TDP drops at [gfn, gfn + pages) (the previous run is closed). */
+static void run_tz_open(struct imp *imp, int pid, uint64_t gfn, uint64_t pages)
+{
+	imp->run_pid = pid;
+	imp->run_tz = true;
+	imp->run_tz_start = gfn;
+	imp->run_tz_end = gfn + pages;
+}
+
 static int run_close(struct imp *imp)
 {
 	int err = 0;
@@ -851,10 +860,7 @@ static int on_tdp_changed(struct imp *imp, struct task *t, const struct imp_ev *
 				err = run_close(imp);
 			if (err)
 				return err;
-			imp->run_pid = t->pid;
-			imp->run_tz = true;
-			imp->run_tz_start = gfn;
-			imp->run_tz_end = gfn + pages;
+			run_tz_open(imp, t->pid, gfn, pages);
 		} else if (gfn >= imp->run_tz_start && gfn + pages <= imp->run_tz_end) {
 			/* inside a table already dropped */
 		} else if (gfn == imp->run_tz_end) {
@@ -863,10 +869,7 @@ static int on_tdp_changed(struct imp *imp, struct task *t, const struct imp_ev *
 			err = run_close(imp);
 			if (err)
 				return err;
-			imp->run_pid = t->pid;
-			imp->run_tz = true;
-			imp->run_tz_start = gfn;
-			imp->run_tz_end = gfn + pages;
+			run_tz_open(imp, t->pid, gfn, pages);
 		}
 		imp->st->used[EPTF_IEV_TDP_SPTE_CHANGED]++;
 		return 0;

@@ -66,15 +66,29 @@
 #define ITEMS_KEEP 65536u
 
 /*
- * rmap chunk: 64 heads, then one word whose bit k is set iff head k is not
- * empty (520 bytes); the count per chunk fits a u8. The occupancy word lets
- * slot-wide walks (dirty-log enable, aging, zaps) jump from one used head
- * to the next instead of loading all 64.
+ * rmap chunk: 64 heads, then three summary words (536 bytes); the count per
+ * chunk fits a u8.
+ * - occupancy: bit k is set iff head k is not empty. Slot-wide walks
+ *   (dirty-log enable, aging, zaps) jump from one used head to the next
+ *   instead of loading all 64.
+ * - maybe-writable: bit k is set if an SPTE of head k may have W; clear
+ *   means none has. Set wherever W is granted, cleared by the walk that
+ *   write-protects the whole head. Dirty-log enable visits only these
+ *   heads: a page not made writable since the last write-protect has
+ *   nothing to protect, and loading its SPTE (a cache miss) was most of
+ *   that walk's cost.
+ * - maybe-accessed: the same for A, set where A is set and cleared by
+ *   aging, which visits only these heads.
+ * Both are supersets (a set bit may be stale), so skipping a clear head
+ * skips only SPTEs the callback would have left alone: same items, same
+ * order. Bits of empty heads are 0 (a freed chunk is all zero).
  */
 #define RCHUNK_SHIFT 6
 #define RCHUNK (1u << RCHUNK_SHIFT)
-#define RCHUNK_OCC RCHUNK /* index of the occupancy word */
-#define RCHUNK_BYTES ((RCHUNK + 1) * sizeof(uint64_t))
+#define RCHUNK_OCC RCHUNK       /* index of the occupancy word */
+#define RCHUNK_W (RCHUNK + 1)   /* index of the maybe-writable word */
+#define RCHUNK_A (RCHUNK + 2)   /* index of the maybe-accessed word */
+#define RCHUNK_BYTES ((RCHUNK + 3) * sizeof(uint64_t))
 
 /* rmap directory page: 512 chunks (32768 entries) */
 #define RDIR_SHIFT 9
@@ -144,6 +158,12 @@ struct slot {
 struct rdir {
 	uint64_t *chunk[RDIR]; /* RCHUNK heads + occupancy word each, or NULL */
 	uint64_t live[RDIR / 64]; /* bit c set iff chunk[c] is allocated (walks skip empty chunks) */
+	/*
+	 * Bit c set if chunk c's maybe-writable (flagged[0]) or maybe-accessed
+	 * (flagged[1]) word may be non-zero (a superset; 0 for absent chunks):
+	 * dirty-log enable and aging skip whole chunks without loading them.
+	 */
+	uint64_t flagged[2][RDIR / 64];
 	uint8_t count[RDIR];   /* heads in use per chunk (the chunk is freed at 0) */
 	uint32_t used;         /* chunks allocated (the page is freed at 0) */
 };
@@ -662,8 +682,43 @@ static void rmap_del(struct eptf_mmu *m, uint64_t *h, uint64_t ref)
 	assert(!"rmap reference missing");
 }
 
-/* Add @ref to the rmap of @gfn at @level, allocating its chunk on first use. */
-static void rmap_insert(struct eptf_mmu *m, struct slot *s, unsigned level, uint64_t gfn, uint64_t ref)
+/*
+ * Set the summary bits of entry @e (in chunk @ci of directory page @r) for
+ * what @spte grants: W and A (RCHUNK_W, RCHUNK_A, rdir->flagged).
+ */
+static void rmap_sum_set(struct rdir *r, unsigned ci, uint64_t e, uint64_t spte)
+{
+	uint64_t bit = 1ull << (e & (RCHUNK - 1)), cbit = 1ull << (ci % 64);
+	uint64_t *chunk = r->chunk[ci];
+
+	if (spte & SPTE_W) {
+		chunk[RCHUNK_W] |= bit;
+		r->flagged[0][ci / 64] |= cbit;
+	}
+	if (spte & SPTE_A) {
+		chunk[RCHUNK_A] |= bit;
+		r->flagged[1][ci / 64] |= cbit;
+	}
+}
+
+/* An SPTE of the rmap head of @gfn at @level gained W or A (@spte holds the new bits). */
+static void rmap_note(const struct slot *s, unsigned level, uint64_t gfn, uint64_t spte)
+{
+	uint64_t e = rmap_entry(s, level, gfn);
+	size_t c = (size_t)(e >> RCHUNK_SHIFT);
+	struct rdir *r = rdir_of(s, level, c);
+
+	assert(r && r->chunk[c & (RDIR - 1)]);
+	if (r && r->chunk[c & (RDIR - 1)])
+		rmap_sum_set(r, (unsigned)(c & (RDIR - 1)), e, spte);
+}
+
+/*
+ * Add @ref to the rmap of @gfn at @level, allocating its chunk on first
+ * use; @spte: the value the SPTE gets (for the summary bits).
+ */
+static void rmap_insert(struct eptf_mmu *m, struct slot *s, unsigned level, uint64_t gfn, uint64_t ref,
+			uint64_t spte)
 {
 	uint64_t e = rmap_entry(s, level, gfn);
 	size_t c = (size_t)(e >> RCHUNK_SHIFT);
@@ -691,6 +746,8 @@ static void rmap_insert(struct eptf_mmu *m, struct slot *s, unsigned level, uint
 		r->count[ci]++;
 		r->chunk[ci][RCHUNK_OCC] |= 1ull << (e & (RCHUNK - 1));
 	}
+	if (*h)
+		rmap_sum_set(r, ci, e, spte);
 }
 
 /* Remove @ref from the rmap of @gfn at @level; an emptied chunk is freed. */
@@ -710,11 +767,15 @@ static void rmap_remove(struct eptf_mmu *m, struct slot *s, unsigned level, uint
 	if (*h)
 		return;
 	chunk[RCHUNK_OCC] &= ~(1ull << (e & (RCHUNK - 1)));
+	chunk[RCHUNK_W] &= ~(1ull << (e & (RCHUNK - 1)));
+	chunk[RCHUNK_A] &= ~(1ull << (e & (RCHUNK - 1)));
 	if (--r->count[ci] == 0) {
 		/* every head and the occupancy word are 0 again */
 		pool_put(m, m->cpool, &m->ncpool, CPOOL_MAX, chunk, RCHUNK_BYTES);
 		r->chunk[ci] = NULL;
 		r->live[ci / 64] &= ~(1ull << (ci % 64));
+		r->flagged[0][ci / 64] &= ~(1ull << (ci % 64));
+		r->flagged[1][ci / 64] &= ~(1ull << (ci % 64));
 		if (--r->used == 0) {
 			/* chunk[], live[] and count[] are all 0 again */
 			s->rdir[level - 1][c >> RDIR_SHIFT] = NULL;
@@ -934,7 +995,7 @@ static void spte_set_leaf(struct eptf_mmu *m, uint32_t idx, unsigned i, uint64_t
 		if (!sp->gfns)
 			return;
 	}
-	rmap_insert(m, sl, sp->level, gfn, REF(idx, i));
+	rmap_insert(m, sl, sp->level, gfn, REF(idx, i), bits);
 	if (m->err)
 		return;
 	if (!sp->direct)
@@ -1303,6 +1364,7 @@ static void do_fault(struct eptf_mmu *m, uint32_t root, const struct plan *p, bo
 	if ((s & SPTE_P) && leaf_gfn(sp, i) == p->tgfn) {
 		/* same frame: permissions only grow, no flush needed */
 		sp->spt[i] = s | bits;
+		rmap_note(sl, sp->level, p->tgfn, bits & ~s);
 		sp->last_level = true;
 	} else {
 		if (s & SPTE_P)
@@ -1486,13 +1548,18 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 	/* without a fault nothing changed since the first walk, which found the leaf on the same root */
 	if ((have && !fault) || leaf_find(m, v->root, op->addr, &li, &lidx)) {
 		struct sp *sp = SP(m, li);
-		uint64_t s = sp->spt[lidx] | SPTE_A;
-		if (write && (s & SPTE_W)) {
-			s |= SPTE_D;
+		uint64_t old = sp->spt[lidx], s = old | SPTE_A;
+		bool dirty = write && (s & SPTE_W);
+		if (dirty || !(old & SPTE_A)) {
 			uint64_t g = leaf_gfn(sp, lidx);
 			struct slot *sl = slot_find(m, sp->as, g);
-			if (sl && sp->level == 1)
-				mark_dirty(sl, g);
+			if (dirty) {
+				s |= SPTE_D;
+				if (sl && sp->level == 1)
+					mark_dirty(sl, g);
+			}
+			if (sl && !(old & SPTE_A))
+				rmap_note(sl, sp->level, g, SPTE_A);
 		}
 		sp->spt[lidx] = s;
 	}
@@ -1501,6 +1568,9 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 
 /* rmap walks over a gfn range of one slot at one level */
 typedef void (*rmap_fn)(struct eptf_mmu *m, uint64_t ref, void *arg);
+
+/* The walk's callback removes each reference (else: the summary word it visits). */
+#define WALK_DROP 0u
 
 /*
  * The next used rmap entry of @level at or after @e and at most @e1, or
@@ -1548,43 +1618,132 @@ static uint64_t rmap_next(const struct slot *sl, unsigned level, uint64_t e, uin
 	return UINT64_MAX;
 }
 
-static void rmap_range(struct eptf_mmu *m, struct slot *sl, unsigned level, uint64_t g0, uint64_t g1, bool drops,
+/* References gathered by rmap_visit() before calling back on them. */
+#define VISIT_BATCH 32u
+
+/* Call @fn on every reference of @refs[0..n), after prefetching what it loads. */
+static void visit_batch(struct eptf_mmu *m, const uint64_t *refs, size_t n, rmap_fn fn, void *arg)
+{
+	/*
+	 * A slot-wide walk visits SPTEs scattered over the shadow pages: each
+	 * costs a load of its struct sp and one of the SPTE, both usually
+	 * cache misses, and the second depends on the first. Issued for the
+	 * whole batch first, the misses overlap instead of queueing.
+	 */
+	for (size_t k = 0; k < n; k++)
+		__builtin_prefetch(&SP(m, REF_IDX(refs[k]))->spt);
+	for (size_t k = 0; k < n; k++)
+		__builtin_prefetch(&SP(m, REF_IDX(refs[k]))->spt[REF_I(refs[k])], 1);
+	for (size_t k = 0; k < n; k++)
+		fn(m, refs[k], arg);
+}
+
+/*
+ * rmap_range() without drops: @fn changes SPTEs but no rmap, so the
+ * references can be gathered in batches ahead of the calls, in the same
+ * order as one at a time. Only heads whose summary bit @sum (RCHUNK_W or
+ * RCHUNK_A) is set are visited, and the bit is cleared: @fn leaves no SPTE
+ * of the head with that permission.
+ */
+static void rmap_visit(struct eptf_mmu *m, struct slot *sl, unsigned level, uint64_t e0, uint64_t e1, unsigned sum,
+		       rmap_fn fn, void *arg)
+{
+	size_t nchunks = sl->nchunks[level - 1];
+	unsigned which = sum == RCHUNK_W ? 0 : 1;
+	uint64_t refs[VISIT_BATCH];
+	size_t n = 0;
+
+	if (!nchunks)
+		return;
+	if (e1 >= (uint64_t)nchunks << RCHUNK_SHIFT)
+		e1 = ((uint64_t)nchunks << RCHUNK_SHIFT) - 1;
+	for (uint64_t c0 = e0 >> RCHUNK_SHIFT, c1 = e1 >> RCHUNK_SHIFT, d = c0 >> RDIR_SHIFT; d <= c1 >> RDIR_SHIFT;
+	     d++) {
+		struct rdir *r = sl->rdir[level - 1][d];
+		if (!r)
+			continue;
+		/* the flagged chunks of this directory page within [c0, c1] */
+		uint64_t dfirst = d << RDIR_SHIFT;
+		unsigned lo = c0 > dfirst ? (unsigned)(c0 - dfirst) : 0;
+		unsigned hi = c1 - dfirst < RDIR - 1 ? (unsigned)(c1 - dfirst) : RDIR - 1;
+		for (unsigned w = lo / 64; w <= hi / 64; w++) {
+			uint64_t cbits = r->flagged[which][w];
+			if (w == lo / 64)
+				cbits &= ~0ull << (lo % 64);
+			if (w == hi / 64)
+				cbits &= ~0ull >> (63 - hi % 64);
+			while (cbits) {
+				unsigned ci = w * 64 + (unsigned)__builtin_ctzll(cbits);
+				uint64_t c = dfirst + ci, first = c << RCHUNK_SHIFT;
+				uint64_t *chunk = r->chunk[ci];
+				uint64_t heads = chunk ? chunk[sum] : 0;
+
+				cbits &= cbits - 1;
+				/* the flagged heads of this chunk within [e0, e1] */
+				if (e0 > first)
+					heads &= ~0ull << (e0 - first);
+				if (e1 - first < RCHUNK - 1)
+					heads &= ~0ull >> (RCHUNK - 1 - (e1 - first));
+				if (chunk) {
+					chunk[sum] &= ~heads;
+					if (!chunk[sum])
+						r->flagged[which][w] &= ~(1ull << (ci % 64));
+				}
+				while (heads) {
+					uint64_t h = chunk[__builtin_ctzll(heads)];
+					size_t cnt = rmap_count(h);
+
+					heads &= heads - 1;
+					for (size_t k = 0; k < cnt; k++) {
+						if (n == VISIT_BATCH) {
+							visit_batch(m, refs, n, fn, arg);
+							n = 0;
+						}
+						refs[n++] = rmap_at(h, k);
+					}
+				}
+			}
+		}
+	}
+	visit_batch(m, refs, n, fn, arg);
+}
+
+static void rmap_range(struct eptf_mmu *m, struct slot *sl, unsigned level, uint64_t g0, uint64_t g1, unsigned walk,
 		       rmap_fn fn, void *arg)
 {
 	unsigned sh = LVL_SHIFT(level);
 	uint64_t e1 = ((g1 - 1) >> sh) - (sl->base >> sh);
 
+	if (walk != WALK_DROP) {
+		rmap_visit(m, sl, level, (g0 >> sh) - (sl->base >> sh), e1, walk, fn, arg);
+		return;
+	}
+
 	/* drops may free the chunk (and its directory page) under us: look the head up again each time */
 	for (uint64_t e = (g0 >> sh) - (sl->base >> sh); (e = rmap_next(sl, level, e, e1)) != UINT64_MAX; e++) {
 		size_t c = (size_t)(e >> RCHUNK_SHIFT);
 		uint64_t *h = &chunk_of(sl, level, c)[e & (RCHUNK - 1)];
-		if (drops) {
-			/* fn removes the first reference each time */
-			size_t n = rmap_count(*h);
-			while (n) {
-				fn(m, rmap_at(*h, 0), arg);
-				if (!chunk_of(sl, level, c))
-					break; /* the last reference of the chunk went, and the chunk */
-				size_t left = rmap_count(*h);
-				if (left >= n) {
-					assert(!"rmap drop made no progress");
-					break;
-				}
-				n = left;
+		/* fn removes the first reference each time */
+		size_t n = rmap_count(*h);
+		while (n) {
+			fn(m, rmap_at(*h, 0), arg);
+			if (!chunk_of(sl, level, c))
+				break; /* the last reference of the chunk went, and the chunk */
+			size_t left = rmap_count(*h);
+			if (left >= n) {
+				assert(!"rmap drop made no progress");
+				break;
 			}
-		} else {
-			size_t n = rmap_count(*h);
-			for (size_t k = 0; k < n; k++)
-				fn(m, rmap_at(*h, k), arg);
+			n = left;
 		}
 	}
 }
 
-static void rmap_range_all(struct eptf_mmu *m, struct slot *sl, uint64_t g0, uint64_t g1, bool drops, rmap_fn fn,
+static void rmap_range_all(struct eptf_mmu *m, struct slot *sl, uint64_t g0, uint64_t g1, unsigned walk, rmap_fn fn,
 			   void *arg)
 {
 	for (unsigned l = 1; l <= 3; l++)
-		rmap_range(m, sl, l, g0, g1, drops, fn, arg);
+		rmap_range(m, sl, l, g0, g1, walk, fn, arg);
 }
 
 static void drop_cb(struct eptf_mmu *m, uint64_t ref, void *arg)
@@ -1634,7 +1793,7 @@ static void slot_zap_all(struct eptf_mmu *m, struct slot *s)
 	m->ctx.slot = s->id;
 	m->ctx.slot_base_gfn = s->base;
 	m->ctx.slot_npages = s->npages;
-	rmap_range_all(m, s, s->base, s->base + s->npages, true, drop_cb, &site);
+	rmap_range_all(m, s, s->base, s->base + s->npages, WALK_DROP, drop_cb, &site);
 }
 
 static bool slot_overlaps(const struct eptf_mmu *m, uint32_t id, uint64_t base, uint64_t npages)
@@ -1745,7 +1904,7 @@ static int op_slot_flags(struct eptf_mmu *m, const struct eptf_op *op)
 		m->ctx.slot = s->id;
 		m->ctx.slot_base_gfn = s->base;
 		m->ctx.slot_npages = s->npages;
-		rmap_range_all(m, s, s->base, s->base + s->npages, false, wp_cb, &site);
+		rmap_range_all(m, s, s->base, s->base + s->npages, RCHUNK_W, wp_cb, &site);
 	} else if (!on && was) {
 		zfree(m, s->dirty, bitmap_bytes(s->npages));
 		s->dirty = NULL;
@@ -1768,13 +1927,13 @@ static int op_zap_range(struct eptf_mmu *m, const struct eptf_op *op)
 		uint64_t g0 = op->addr > s->base ? op->addr : s->base;
 		uint64_t g1 = end < s->base + s->npages ? end : s->base + s->npages;
 		if (g0 < g1)
-			rmap_range_all(m, s, g0, g1, true, drop_cb, &site);
+			rmap_range_all(m, s, g0, g1, WALK_DROP, drop_cb, &site);
 	}
 	return 0;
 }
 
 /* For each memslot overlapping [start, end) call @fn on the leaves mapping its gfns there. */
-static void hva_walk(struct eptf_mmu *m, uint64_t start, uint64_t end, bool drops, rmap_fn fn, void *arg)
+static void hva_walk(struct eptf_mmu *m, uint64_t start, uint64_t end, unsigned walk, rmap_fn fn, void *arg)
 {
 	for (size_t k = 0; k < m->nslot; k++) {
 		struct slot *s = &m->slot[k];
@@ -1786,7 +1945,7 @@ static void hva_walk(struct eptf_mmu *m, uint64_t start, uint64_t end, bool drop
 		/* hva_to_gfn_memslot() for both ends; a partly covered page counts */
 		uint64_t g0 = s->base + ((lo - s->hva) >> 12);
 		uint64_t g1 = s->base + ((hi - s->hva + 4095) >> 12);
-		rmap_range_all(m, s, g0, g1, drops, fn, arg);
+		rmap_range_all(m, s, g0, g1, walk, fn, arg);
 	}
 }
 
@@ -1798,7 +1957,7 @@ static int op_age(struct eptf_mmu *m, const struct eptf_op *op, bool flush, stru
 		return EPTF_EINVAL;
 	m->ctx.hva_start = op->addr;
 	m->ctx.hva_end = op->count;
-	hva_walk(m, op->addr, op->count, false, age_cb, &a);
+	hva_walk(m, op->addr, op->count, RCHUNK_A, age_cb, &a);
 	res->young = a.young;
 	return 0;
 }
@@ -1811,7 +1970,7 @@ static int op_unmap(struct eptf_mmu *m, const struct eptf_op *op)
 		return EPTF_EINVAL;
 	m->ctx.hva_start = op->addr;
 	m->ctx.hva_end = op->count;
-	hva_walk(m, op->addr, op->count, true, drop_cb, &site);
+	hva_walk(m, op->addr, op->count, WALK_DROP, drop_cb, &site);
 	return 0;
 }
 
@@ -2481,11 +2640,15 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 					const uint64_t *chunk = r->chunk[c];
 					unsigned used = 0;
 					bool live = (r->live[c / 64] >> (c % 64)) & 1;
+					bool fw = (r->flagged[0][c / 64] >> (c % 64)) & 1;
+					bool fa = (r->flagged[1][c / 64] >> (c % 64)) & 1;
 					if (!chunk) {
-						if (r->count[c] || live)
+						if (r->count[c] || live || fw || fa)
 							return EPTF_EINVAL;
 						continue;
 					}
+					if ((chunk[RCHUNK_W] && !fw) || (chunk[RCHUNK_A] && !fa))
+						return EPTF_EINVAL; /* the directory's summaries are supersets */
 					if (!live)
 						return EPTF_EINVAL;
 					chunks++;
@@ -2495,6 +2658,17 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 						used += h != 0;
 						if ((uint64_t)(h != 0) != ((chunk[RCHUNK_OCC] >> e) & 1))
 							return EPTF_EINVAL; /* the occupancy word is exact */
+						if (!h && (((chunk[RCHUNK_W] | chunk[RCHUNK_A]) >> e) & 1))
+							return EPTF_EINVAL; /* no summary bit on an empty head */
+						for (size_t j = 0; j < rmap_count(h); j++) {
+							uint64_t ref = rmap_at(h, j);
+							uint64_t spte = SP(m, REF_IDX(ref))->spt[REF_I(ref)];
+							/* the summaries are supersets */
+							if ((spte & SPTE_W) && !((chunk[RCHUNK_W] >> e) & 1))
+								return EPTF_EINVAL;
+							if ((spte & SPTE_A) && !((chunk[RCHUNK_A] >> e) & 1))
+								return EPTF_EINVAL;
+						}
 						refs += rmap_count(h);
 						if (h && !(h & 1))
 							st.bytes += sizeof(struct rmap_desc) + rmap_desc(h)->cap * sizeof(uint64_t);

@@ -149,7 +149,14 @@ struct sp {
 struct slot {
 	uint32_t id, flags;
 	uint64_t base, npages, hva;
-	uint64_t *dirty;     /* dirty bitmap while EPTF_SLOTF_DIRTY_LOG */
+	/*
+	 * Dirty bitmap and its summary (bitmap_bytes()): allocated when dirty
+	 * logging is first enabled, kept, all zero, while it is off. Zeroing
+	 * only the words the summary flags when logging stops is cheaper than
+	 * a new 128 KiB calloc per GiB at every enable (migration toggles it
+	 * often); the memory is what the slot holds while logging anyway.
+	 */
+	uint64_t *dirty;
 	struct rdir **rdir[3]; /* per level: directory pages, allocated on first use */
 	size_t nchunks[3];     /* chunks the level needs (bounds) */
 	size_t ndirs[3];
@@ -1306,7 +1313,7 @@ static void plan_key(const struct plan *p, unsigned level, struct sp_key *k)
 
 static void mark_dirty(struct slot *s, uint64_t gfn)
 {
-	if (s->dirty) {
+	if (s->flags & EPTF_SLOTF_DIRTY_LOG) {
 		uint64_t off = gfn - s->base;
 		s->dirty[off / 64] |= 1ull << (off % 64);
 		dirty_sum(s)[off / 4096] |= 1ull << (off / 64 % 64);
@@ -1895,7 +1902,8 @@ static int op_slot_flags(struct eptf_mmu *m, const struct eptf_op *op)
 		return EPTF_EINVAL; /* KVM refuses to change KVM_MEM_READONLY in place */
 	bool on = op->flags & EPTF_SLOTF_DIRTY_LOG, was = s->flags & EPTF_SLOTF_DIRTY_LOG;
 	if (on && !was) {
-		s->dirty = zalloc(m, bitmap_bytes(s->npages));
+		if (!s->dirty)
+			s->dirty = zalloc(m, bitmap_bytes(s->npages));
 		if (!s->dirty)
 			return EPTF_ENOMEM;
 		s->flags = op->flags;
@@ -1906,8 +1914,13 @@ static int op_slot_flags(struct eptf_mmu *m, const struct eptf_op *op)
 		m->ctx.slot_npages = s->npages;
 		rmap_range_all(m, s, s->base, s->base + s->npages, RCHUNK_W, wp_cb, &site);
 	} else if (!on && was) {
-		zfree(m, s->dirty, bitmap_bytes(s->npages));
-		s->dirty = NULL;
+		/* KVM frees the bitmap; it is kept here, zeroed word by word through the summary */
+		uint64_t *sum = dirty_sum(s);
+		for (size_t sw = 0, words = dirty_words(s->npages); sw < (words + 63) / 64; sw++) {
+			for (uint64_t b = sum[sw]; b; b &= b - 1)
+				s->dirty[sw * 64 + (unsigned)__builtin_ctzll(b)] = 0;
+			sum[sw] = 0;
+		}
 		s->flags = op->flags;
 	}
 	return 0;
@@ -2087,7 +2100,7 @@ static int op_dirty_log(struct eptf_mmu *m, const struct eptf_op *op, bool clear
 {
 	struct slot *s = slot_by_id(m, op->slot);
 
-	if (!s || !s->dirty)
+	if (!s || !(s->flags & EPTF_SLOTF_DIRTY_LOG))
 		return EPTF_ENOENT; /* KVM: no such slot, or no dirty bitmap */
 	if (clear && (op->addr % 64 || op->addr >= s->npages))
 		return EPTF_EINVAL;
@@ -2625,8 +2638,9 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 		if (s->dirty) {
 			st.bytes += bitmap_bytes(s->npages);
 			for (size_t w = 0; w < dirty_words(s->npages); w++)
-				if ((uint64_t)(s->dirty[w] != 0) != ((dirty_sum(s)[w / 64] >> (w % 64)) & 1))
-					return EPTF_EINVAL; /* the summary is exact */
+				if ((uint64_t)(s->dirty[w] != 0) != ((dirty_sum(s)[w / 64] >> (w % 64)) & 1) ||
+				    (s->dirty[w] && !(s->flags & EPTF_SLOTF_DIRTY_LOG)))
+					return EPTF_EINVAL; /* the summary is exact; a kept bitmap is zero */
 		}
 		for (unsigned l = 0; l < 3; l++) {
 			st.bytes += s->ndirs[l] * sizeof(struct rdir *);

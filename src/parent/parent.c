@@ -91,6 +91,7 @@ static struct proot *root_get(struct eptf_parent *p, uint64_t hpa)
 	if (!r)
 		return NULL;
 	r->hpa = hpa;
+	r->ept.pool = r->tlb.pool = &p->pool;
 	r->next = p->buckets[root_hash(hpa, p->nbuckets)];
 	p->buckets[root_hash(hpa, p->nbuckets)] = r;
 	p->nroots++;
@@ -164,13 +165,16 @@ static void ept_leaf_gone(void *ctx, uint64_t addr, unsigned level, uint64_t pay
 		(*d->count)++;
 }
 
-/* Free a root's trees and the root itself (it is on no list any more). */
+/*
+ * Free a root's trees and the root itself (it is on no list any more). The
+ * nodes go back to malloc, not to the pool: a forgotten root's memory is
+ * returned at once (eptf_parent_forget_root).
+ */
 static void root_free(struct proot *r)
 {
+	r->ept.pool = r->tlb.pool = NULL; /* may already be */
 	rx_remove_range(&r->ept, 0, RX_PAGES, NULL, NULL);
 	rx_remove_range(&r->tlb, 0, RX_PAGES, NULL, NULL);
-	rx_trim(&r->ept);
-	rx_trim(&r->tlb);
 	free(r);
 }
 
@@ -226,6 +230,10 @@ static void tlb_fill(struct eptf_parent *p, struct proot *r, uint64_t base, unsi
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+#ifndef PARENT_POOL_MAX
+#define PARENT_POOL_MAX 256
+#endif
+
 int eptf_parent_create(const struct eptf_parent_config *cfg, eptf_xlate_fn xlate, void *xlate_ctx,
 		       struct eptf_parent **out)
 {
@@ -259,6 +267,7 @@ int eptf_parent_create(const struct eptf_parent_config *cfg, eptf_xlate_fn xlate
 	}
 	/* splitmix64 seeding: any seed, including 0, gives a usable stream */
 	p->rng = cfg->inject.seed;
+	p->pool.max = PARENT_POOL_MAX;
 	*out = p;
 	return 0;
 }
@@ -275,6 +284,7 @@ void eptf_parent_destroy(struct eptf_parent *p)
 			root_free(r);
 		}
 	}
+	rx_pool_drain(&p->pool);
 	free(p->buckets);
 	free(p->tlb);
 	free(p);
@@ -353,8 +363,11 @@ void eptf_parent_forget_root(struct eptf_parent *p, uint64_t root_hpa)
 	*link = r->next;
 	p->nroots--;
 	/* not counted as drops: L1 freed the table, nothing flushed it */
+	r->ept.pool = r->tlb.pool = NULL; /* its nodes go back to malloc */
 	rx_remove_range(&r->tlb, 0, RX_PAGES, tlb_leaf_orphan, p);
 	root_free(r);
+	if (!p->nroots)
+		rx_pool_drain(&p->pool); /* no live root: hold no spare nodes either */
 }
 
 void eptf_parent_drop(struct eptf_parent *p, const struct eptf_cached *c)
@@ -485,7 +498,7 @@ void eptf_parent_get_stats(const struct eptf_parent *p, struct eptf_parent_stats
 	st->ept02_entries = 0;
 	st->tlb_entries = 0;
 	st->bytes = sizeof(*p) + p->nbuckets * sizeof(*p->buckets) +
-		    (uint64_t)p->cfg.tlb_entries * sizeof(*p->tlb);
+		    (uint64_t)p->cfg.tlb_entries * sizeof(*p->tlb) + rx_pool_bytes(&p->pool);
 	for (size_t b = 0; b < p->nbuckets; b++) {
 		for (const struct proot *r = p->buckets[b]; r; r = r->next) {
 			st->ept02_entries += r->ept.leaves;

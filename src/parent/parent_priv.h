@@ -50,6 +50,7 @@ struct eptf_parent {
 	struct proot **buckets;
 	size_t nbuckets, nroots;
 	uint64_t orphan_tlb; /* TLB slots still held by entries of forgotten roots */
+	struct rx_pool pool; /* free radix nodes of all the roots' trees */
 
 	struct tlb_ent *tlb;     /* cfg.tlb_entries slots */
 	uint32_t lru_head, lru_tail, free_head;

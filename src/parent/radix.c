@@ -54,53 +54,57 @@ static bool rx_empty(const struct rx_node *n)
  */
 static struct rx_node *rx_alloc(struct rx_tree *t)
 {
-	struct rx_node *n = t->spare;
+	struct rx_pool *pool = t->pool;
+	struct rx_node *n = pool->free;
 
 	if (n) {
-		/* already counted in t->nodes */
-		t->spare = (struct rx_node *)(uintptr_t)n->slot[0];
-		t->nspare--;
+		pool->free = (struct rx_node *)(uintptr_t)n->slot[0];
+		pool->count--;
 	} else {
 		n = malloc(sizeof(*n));
 		if (!n)
 			return NULL;
-		t->nodes++;
 	}
+	t->nodes++;
 	memset(n->bits, 0, sizeof(n->bits));
 	return n;
 }
 
 static void rx_free(struct rx_tree *t, struct rx_node *n)
 {
-	if (t->nspare < RX_SPARE) {
-		n->slot[0] = (uint64_t)(uintptr_t)t->spare;
-		t->spare = n;
-		t->nspare++;
+	struct rx_pool *pool = t->pool;
+
+	t->nodes--;
+	if (pool && pool->count < pool->max) {
+		n->slot[0] = (uint64_t)(uintptr_t)pool->free;
+		pool->free = n;
+		pool->count++;
 		return;
 	}
 	free(n);
-	t->nodes--;
 }
 
-void rx_trim(struct rx_tree *t)
+void rx_pool_drain(struct rx_pool *pool)
 {
-	while (t->spare) {
-		struct rx_node *n = t->spare;
+	while (pool->free) {
+		struct rx_node *n = pool->free;
 
-		t->spare = (struct rx_node *)(uintptr_t)n->slot[0];
+		pool->free = (struct rx_node *)(uintptr_t)n->slot[0];
 		free(n);
-		t->nodes--;
 	}
-	t->nspare = 0;
+	pool->count = 0;
 }
 
-/* Clamp [addr, addr + pages) to the tree; false when nothing is left. */
-static bool rx_clamp(uint64_t addr, uint64_t pages, uint64_t *lo, uint64_t *hi)
+/* Clamp [addr, addr + pages) to what tree @t covers; false when nothing is left. */
+static bool rx_clamp(const struct rx_tree *t, uint64_t addr, uint64_t pages, uint64_t *lo,
+		     uint64_t *hi)
 {
-	if (addr >= RX_PAGES || pages == 0)
+	uint64_t cover = RX_COVER(t->height);
+
+	if (!t->top || addr >= cover || pages == 0)
 		return false;
 	*lo = addr;
-	*hi = pages > RX_PAGES - addr ? RX_PAGES : addr + pages;
+	*hi = pages > cover - addr ? cover : addr + pages;
 	return true;
 }
 
@@ -108,10 +112,10 @@ static bool rx_clamp(uint64_t addr, uint64_t pages, uint64_t *lo, uint64_t *hi)
 static inline void rx_slot_range(unsigned k, uint64_t nbase, uint64_t lo, uint64_t hi, unsigned *i0,
 				 unsigned *i1)
 {
-	uint64_t span = RX_SPAN(k);
-	uint64_t last = (hi - 1 - nbase) / span;
+	unsigned sh = 9 * (k - 1); /* spans are powers of two: shift, do not divide */
+	uint64_t last = (hi - 1 - nbase) >> sh;
 
-	*i0 = lo > nbase ? (unsigned)((lo - nbase) / span) : 0;
+	*i0 = lo > nbase ? (unsigned)((lo - nbase) >> sh) : 0;
 	*i1 = last > RX_FANOUT - 1 ? RX_FANOUT - 1 : (unsigned)last;
 }
 
@@ -134,8 +138,8 @@ static inline uint64_t rx_word_bits(const struct rx_node *n, unsigned w, unsigne
 static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t nbase, uint64_t lo,
 		      uint64_t hi, rx_leaf_fn fn, void *ctx)
 {
-	uint64_t span = RX_SPAN(k), removed = 0;
-	unsigned i0, i1;
+	unsigned sh = 9 * (k - 1), i0, i1;
+	uint64_t removed = 0;
 
 	rx_slot_range(k, nbase, lo, hi, &i0, &i1);
 	for (unsigned w = i0 >> 6; w <= i1 >> 6; w++) {
@@ -143,7 +147,7 @@ static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t
 
 		while (m) {
 			unsigned i = w * 64 + (unsigned)__builtin_ctzll(m);
-			uint64_t sbase = nbase + (uint64_t)i * span;
+			uint64_t sbase = nbase + ((uint64_t)i << sh);
 			uint64_t s = n->slot[i];
 
 			m &= m - 1;
@@ -171,9 +175,9 @@ uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_le
 {
 	uint64_t lo, hi, removed;
 
-	if (!t->top || !rx_clamp(addr, pages, &lo, &hi))
+	if (!rx_clamp(t, addr, pages, &lo, &hi))
 		return 0;
-	removed = rx_rm(t, t->top, RX_TOP, 0, lo, hi, fn, ctx);
+	removed = rx_rm(t, t->top, t->height, 0, lo, hi, fn, ctx);
 	if (rx_empty(t->top)) {
 		rx_free(t, t->top);
 		t->top = NULL;
@@ -186,9 +190,9 @@ bool rx_lookup(const struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned 
 {
 	const struct rx_node *n = t->top;
 
-	if (addr >= RX_PAGES)
+	if (!n || addr >= RX_COVER(t->height))
 		return false;
-	for (unsigned k = RX_TOP; n && k >= 1; k--) {
+	for (unsigned k = t->height; k >= 1; k--) {
 		unsigned i = rx_index(addr, k);
 		uint64_t s;
 
@@ -214,10 +218,24 @@ int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload
 
 	if (level < 1 || level > 3 || base >= RX_PAGES || (base & (RX_SPAN(level) - 1)))
 		return EPTF_EINVAL;
-	if (!t->top && !(t->top = rx_alloc(t)))
-		return EPTF_ENOMEM;
+	if (!t->top) {
+		if (!(t->top = rx_alloc(t)))
+			return EPTF_ENOMEM;
+		t->height = level;
+	}
+	/* grow on top until the tree covers @base and has a level for the leaf */
+	while (t->height < level || base >= RX_COVER(t->height)) {
+		struct rx_node *up = rx_alloc(t);
+
+		if (!up)
+			return EPTF_ENOMEM;
+		up->slot[0] = (uint64_t)(uintptr_t)t->top;
+		rx_set(up, 0);
+		t->top = up;
+		t->height++;
+	}
 	n = t->top;
-	for (k = RX_TOP; k > level; k--) {
+	for (k = t->height; k > level; k--) {
 		i = rx_index(base, k);
 		if (rx_test(n, i) && rx_is_leaf(n->slot[i])) {
 			/* a bigger leaf covers @base: it goes (a shadow entry is split) */
@@ -291,9 +309,10 @@ bool rx_remove_exact(struct rx_tree *t, uint64_t base, unsigned level, uint64_t 
 {
 	bool done;
 
-	if (!t->top || level < 1 || level > 3 || base >= RX_PAGES || (base & (RX_SPAN(level) - 1)))
+	if (!t->top || level < 1 || level > t->height || base >= RX_COVER(t->height) ||
+	    (base & (RX_SPAN(level) - 1)))
 		return false;
-	done = rx_rm_exact(t, t->top, RX_TOP, base, level, payload);
+	done = rx_rm_exact(t, t->top, t->height, base, level, payload);
 	if (rx_empty(t->top)) {
 		rx_free(t, t->top);
 		t->top = NULL;
@@ -304,8 +323,7 @@ bool rx_remove_exact(struct rx_tree *t, uint64_t base, unsigned level, uint64_t 
 static int rx_vis(const struct rx_node *n, unsigned k, uint64_t nbase, uint64_t lo, uint64_t hi,
 		  rx_visit_fn fn, void *ctx)
 {
-	uint64_t span = RX_SPAN(k);
-	unsigned i0, i1;
+	unsigned sh = 9 * (k - 1), i0, i1;
 
 	rx_slot_range(k, nbase, lo, hi, &i0, &i1);
 	for (unsigned w = i0 >> 6; w <= i1 >> 6; w++) {
@@ -313,7 +331,7 @@ static int rx_vis(const struct rx_node *n, unsigned k, uint64_t nbase, uint64_t 
 
 		while (m) {
 			unsigned i = w * 64 + (unsigned)__builtin_ctzll(m);
-			uint64_t sbase = nbase + (uint64_t)i * span;
+			uint64_t sbase = nbase + ((uint64_t)i << sh);
 			uint64_t s = n->slot[i];
 			int r;
 
@@ -333,7 +351,7 @@ int rx_visit(const struct rx_tree *t, uint64_t addr, uint64_t pages, rx_visit_fn
 {
 	uint64_t lo, hi;
 
-	if (t->top && rx_clamp(addr, pages, &lo, &hi))
-		return rx_vis(t->top, RX_TOP, 0, lo, hi, fn, ctx);
+	if (rx_clamp(t, addr, pages, &lo, &hi))
+		return rx_vis(t->top, t->height, 0, lo, hi, fn, ctx);
 	return 0;
 }

@@ -29,28 +29,53 @@
 #define RX_TOP 5u                      /* top node level */
 #define RX_PAGES (1ull << (9 * RX_TOP)) /* pages the tree can address: 2^45 (57-bit GPA) */
 #define RX_SPAN(k) (1ull << (9 * ((k) - 1))) /* pages one slot of a level-k node covers */
+#define RX_COVER(h) (1ull << (9 * (h)))      /* pages a tree whose top node is level h covers */
 
 struct rx_node {
 	uint64_t bits[RX_FANOUT / 64]; /* presence bitmap */
 	uint64_t slot[RX_FANOUT];
 };
 
+/*
+ * The top node's level (@height) is the lowest that covers every leaf: a
+ * tree over a 16 GiB guest (2^22 pages) is 3 levels deep, not RX_TOP, so
+ * each lookup, insert and range walk skips the two levels that would hold
+ * only slot 0. An insert above the covered extent adds levels on top (the
+ * old top becomes slot 0 of the new one); the height drops only when the
+ * tree empties.
+ */
 struct rx_tree {
 	struct rx_node *top; /* NULL while empty */
-	uint64_t nodes;      /* nodes allocated, spares included (for memory accounting) */
+	unsigned height;     /* level of @top (1..RX_TOP) while it is not NULL */
+	uint64_t nodes;      /* nodes in the tree (for memory accounting) */
 	uint64_t leaves;     /* leaves present */
-	struct rx_node *spare; /* freed nodes kept for reuse, chained through slot[0] */
-	unsigned nspare;       /* at most RX_SPARE */
+	struct rx_pool *pool; /* where freed nodes go and new ones come from (NULL: free them) */
 };
 
 /*
- * Spare nodes per tree: one path from the top to a level-1 node. An Intel
- * list flush empties a root's TLB tree and the next access rebuilds the
- * same path; keeping it saves a malloc + free per node (about a tenth of
- * the replay's instructions). A spare is taken only when a node is needed,
- * so the spares never raise a tree's peak node count.
+ * Freed nodes kept for reuse, shared by all the trees of one parent and
+ * chained through slot[0]. A list flush empties a root's TLB tree, a root
+ * switch (INVEPT) a whole EPT02 tree, and the following accesses rebuild
+ * about the same nodes; taking them from here saves a malloc + free of
+ * 4160 bytes per node (glibc serves that size from its bins, not tcache:
+ * about 400 instructions a pair, a tenth of the replay). A node is taken
+ * only when a tree needs one, so live + pooled nodes never exceed the most
+ * nodes ever live at once plus @max.
  */
-#define RX_SPARE 32u
+struct rx_pool {
+	struct rx_node *free;
+	uint64_t count; /* nodes in @free */
+	uint64_t max;   /* keep at most this many; the rest go back to malloc */
+};
+
+/* Free every pooled node (before freeing the pool's owner). */
+void rx_pool_drain(struct rx_pool *pool);
+
+/* Bytes held by the pool's nodes. */
+static inline uint64_t rx_pool_bytes(const struct rx_pool *pool)
+{
+	return pool->count * sizeof(struct rx_node);
+}
 
 /* Called for each leaf a mutation removes. */
 typedef void (*rx_leaf_fn)(void *ctx, uint64_t addr, unsigned level, uint64_t payload);
@@ -80,8 +105,6 @@ bool rx_remove_exact(struct rx_tree *t, uint64_t base, unsigned level, uint64_t 
 /* Visit every leaf overlapping [addr, addr + pages) in address order; returns @fn's stop value or 0. */
 int rx_visit(const struct rx_tree *t, uint64_t addr, uint64_t pages, rx_visit_fn fn, void *ctx);
 
-/* Free the tree's spare nodes (before freeing an emptied tree for good). */
-void rx_trim(struct rx_tree *t);
 
 /* Bytes in use by the tree's nodes. */
 static inline uint64_t rx_bytes(const struct rx_tree *t)

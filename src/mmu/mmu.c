@@ -97,8 +97,14 @@
 #define CHUNK_SHIFT 10
 #define CHUNK_SPS (1u << CHUNK_SHIFT)
 
-/* a page's SPTE table or gfn table: 512 u64 */
-#define TBL_BYTES (NSPTE * sizeof(uint64_t))
+/*
+ * A page's SPTE table or gfn table: 512 u64, then 8 words of presence
+ * bitmap (SPTE tables only: bit i set iff SPTE i is present), so that zaps
+ * and syncs visit the present SPTEs instead of scanning all 512.
+ */
+#define TBL_WORDS (NSPTE + NSPTE / 64)
+#define TBL_BYTES (TBL_WORDS * sizeof(uint64_t))
+#define SPT_PRESENT(t) ((t) + NSPTE)
 /*
  * Freed tables kept for reuse (all zero), at most this many (2 MiB):
  * pages come and go with every zap and fault, and a 4 KiB calloc per new
@@ -324,7 +330,7 @@ static void pool_put(struct eptf_mmu *m, void **pool, unsigned *n, unsigned max,
  * their users are gone (orphans of zapped roots, emptied guest tables) do
  * not make memory grow with the trace.
  */
-static const uint64_t zero_spt[NSPTE];
+static const uint64_t zero_spt[TBL_WORDS];
 #define SPT_ZERO ((uint64_t *)(uintptr_t)zero_spt)
 
 /* A zeroed table: from the pool, else newly allocated. */
@@ -365,7 +371,7 @@ static bool sp_materialize(struct eptf_mmu *m, struct sp *sp)
 static void sp_emptied(struct eptf_mmu *m, struct sp *sp)
 {
 #ifndef NDEBUG
-	for (unsigned i = 0; i < NSPTE; i++)
+	for (unsigned i = 0; i < TBL_WORDS; i++)
 		assert(!sp->spt[i]);
 #endif
 	tbl_put(m, sp->spt, true);
@@ -983,6 +989,7 @@ static void spte_clear(struct eptf_mmu *m, uint32_t idx, unsigned i)
 		m->st.mapped_4k -= PPL(sp->level);
 	}
 	sp->spt[i] = 0;
+	SPT_PRESENT(sp->spt)[i / 64] &= ~(1ull << (i % 64));
 	if (--sp->nr_present == 0)
 		sp_emptied(m, sp);
 }
@@ -1008,6 +1015,7 @@ static void spte_set_leaf(struct eptf_mmu *m, uint32_t idx, unsigned i, uint64_t
 	if (!sp->direct)
 		sp->gfns[i] = gfn;
 	sp->spt[i] = (slot_frame(sl, gfn) << SPTE_SHIFT) | bits | SPTE_P | (sp->level > 1 ? SPTE_HUGE : 0);
+	SPT_PRESENT(sp->spt)[i / 64] |= 1ull << (i % 64);
 	sp->nr_present++;
 	sp->last_level = true;
 	m->st.leaf_sptes++;
@@ -1022,6 +1030,7 @@ static void spte_link(struct eptf_mmu *m, uint32_t pidx, unsigned i, uint32_t ci
 	if (!sp_materialize(m, p))
 		return;
 	p->spt[i] = ((uint64_t)cidx << SPTE_SHIFT) | SPTE_P | SPTE_LINK;
+	SPT_PRESENT(p->spt)[i / 64] |= 1ull << (i % 64);
 	p->nr_present++;
 	par_add(m, cidx, REF(pidx, i));
 }
@@ -1130,13 +1139,14 @@ static void zap_page(struct eptf_mmu *m, uint32_t idx, struct vec32 *list)
 {
 	struct sp *sp = SP(m, idx);
 
-	for (unsigned i = 0; i < NSPTE && sp->nr_present; i++)
-		if (sp->spt[i] & SPTE_P)
-			spte_clear(m, idx, i);
+	for (unsigned w = 0; w < NSPTE / 64 && sp->nr_present; w++)
+		for (uint64_t b = SPT_PRESENT(sp->spt)[w]; b; b &= b - 1)
+			spte_clear(m, idx, w * 64 + (unsigned)__builtin_ctzll(b));
 	while (sp->parent0) {
 		uint64_t ref = sp->parent0;
 		struct sp *p = SP(m, REF_IDX(ref));
 		p->spt[REF_I(ref)] = 0;
+		SPT_PRESENT(p->spt)[REF_I(ref) / 64] &= ~(1ull << (REF_I(ref) % 64));
 		par_del(m, idx, ref);
 		if (--p->nr_present == 0)
 			sp_emptied(m, p);
@@ -1168,9 +1178,13 @@ static void zap_subtree(struct eptf_mmu *m, uint32_t idx)
 	unsigned n = 0;
 	struct sp *sp = SP(m, idx);
 
-	for (unsigned i = 0; i < NSPTE; i++)
-		if ((sp->spt[i] & (SPTE_P | SPTE_LINK)) == (SPTE_P | SPTE_LINK))
-			kids[n++] = SPTE_CHILD(sp->spt[i]);
+	for (unsigned w = 0; w < NSPTE / 64; w++) {
+		for (uint64_t b = SPT_PRESENT(sp->spt)[w]; b; b &= b - 1) {
+			uint64_t s = sp->spt[w * 64 + (unsigned)__builtin_ctzll(b)];
+			if (s & SPTE_LINK)
+				kids[n++] = SPTE_CHILD(s);
+		}
+	}
 	item_sp(m, idx);
 	zap_page(m, idx, &m->tofree);
 	for (unsigned k = 0; k < n; k++)
@@ -2188,43 +2202,56 @@ static bool reachable(const struct eptf_mmu *m, uint32_t idx, uint32_t root, uns
 	return false;
 }
 
+/* One present leaf SPTE @i of the unsync page @idx against its guest entry (sync_page). */
+static void sync_spte(struct eptf_mmu *m, uint32_t idx, const uint64_t *tbl, unsigned i)
+{
+	struct sp *sp = SP(m, idx);
+	uint64_t s = sp->spt[i];
+
+	if (s & SPTE_LINK)
+		return;
+	uint64_t e = tbl ? tbl[i] : 0;
+	uint64_t ngfn = (e & EPTF_GPTE_FRAME_MASK) >> 12;
+	struct slot *sl = (e & EPTF_GPTE_PRESENT) ? slot_find(m, 0, ngfn) : NULL;
+	if (!sl) {
+		item_spte(m, EPTF_SITE_SYNC_PAGE, idx, i, s, EPTF_CHG_DROP);
+		spte_clear(m, idx, i);
+		return;
+	}
+	bool same = ngfn == leaf_gfn(sp, i);
+	bool w = (s & SPTE_W) && (sp->access & ACC_W) && (e & EPTF_GPTE_WRITABLE) &&
+		 !(sl->flags & EPTF_SLOTF_READONLY) && !gfn_tracked(m, ngfn) &&
+		 (same || !(sl->flags & EPTF_SLOTF_DIRTY_LOG));
+	bool x = !(sp->access & ACC_NX) && !(e & EPTF_GPTE_NX);
+	uint64_t bits = (w ? SPTE_W : 0) | (x ? SPTE_X : 0);
+	if (!same) {
+		item_spte(m, EPTF_SITE_SYNC_PAGE, idx, i, s, EPTF_CHG_FRAME);
+		spte_set_leaf(m, idx, i, ngfn, sl, bits);
+	} else if ((s & ~bits) & (SPTE_W | SPTE_X)) {
+		/* lost W or X: one "permission reduced" item */
+		item_spte(m, EPTF_SITE_SYNC_PAGE, idx, i, s, EPTF_CHG_WRPROT);
+		sp->spt[i] = (s & ~(SPTE_W | SPTE_X | (w ? 0 : SPTE_D))) | bits;
+		sp->last_level = true;
+	} else if (bits & ~s) {
+		sp->spt[i] = s | bits; /* more permission: no flush needed */
+		sp->last_level = true;
+	}
+}
+
 /* FNAME(sync_page): bring a level-1 unsync page's present SPTEs in line with its guest table. */
 static void sync_page(struct eptf_mmu *m, uint32_t idx)
 {
 	struct sp *sp = SP(m, idx);
 	const uint64_t *tbl = gpt_table(m, sp->gfn);
 
-	for (unsigned i = 0; i < NSPTE && sp->nr_present; i++) {
-		uint64_t s = sp->spt[i];
-		if (!(s & SPTE_P) || (s & SPTE_LINK))
-			continue;
-		uint64_t e = tbl ? tbl[i] : 0;
-		uint64_t ngfn = (e & EPTF_GPTE_FRAME_MASK) >> 12;
-		struct slot *sl = (e & EPTF_GPTE_PRESENT) ? slot_find(m, 0, ngfn) : NULL;
-		if (!sl) {
-			item_spte(m, EPTF_SITE_SYNC_PAGE, idx, i, s, EPTF_CHG_DROP);
-			spte_clear(m, idx, i);
-			continue;
-		}
-		bool same = ngfn == leaf_gfn(sp, i);
-		bool w = (s & SPTE_W) && (sp->access & ACC_W) && (e & EPTF_GPTE_WRITABLE) &&
-			 !(sl->flags & EPTF_SLOTF_READONLY) && !gfn_tracked(m, ngfn) &&
-			 (same || !(sl->flags & EPTF_SLOTF_DIRTY_LOG));
-		bool x = !(sp->access & ACC_NX) && !(e & EPTF_GPTE_NX);
-		uint64_t bits = (w ? SPTE_W : 0) | (x ? SPTE_X : 0);
-		if (!same) {
-			item_spte(m, EPTF_SITE_SYNC_PAGE, idx, i, s, EPTF_CHG_FRAME);
-			spte_set_leaf(m, idx, i, ngfn, sl, bits);
-		} else if ((s & ~bits) & (SPTE_W | SPTE_X)) {
-			/* lost W or X: one "permission reduced" item */
-			item_spte(m, EPTF_SITE_SYNC_PAGE, idx, i, s, EPTF_CHG_WRPROT);
-			sp->spt[i] = (s & ~(SPTE_W | SPTE_X | (w ? 0 : SPTE_D))) | bits;
-			sp->last_level = true;
-		} else if (bits & ~s) {
-			sp->spt[i] = s | bits; /* more permission: no flush needed */
-			sp->last_level = true;
-		}
-	}
+	/*
+	 * The present SPTEs, a bitmap word at a time: sync_spte() changes SPTE
+	 * i only (the page gets a new table if it empties and refills, but
+	 * then i was its only present SPTE).
+	 */
+	for (unsigned w = 0; w < NSPTE / 64 && sp->nr_present; w++)
+		for (uint64_t b = SPT_PRESENT(sp->spt)[w]; b && sp->nr_present; b &= b - 1)
+			sync_spte(m, idx, tbl, w * 64 + (unsigned)__builtin_ctzll(b));
 	unsync_drop(m, idx);
 }
 
@@ -2604,6 +2631,8 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 		}
 		for (unsigned i = 0; i < NSPTE; i++) {
 			uint64_t s = sp->spt[i];
+			if (!!(s & SPTE_P) != ((SPT_PRESENT(sp->spt)[i / 64] >> (i % 64)) & 1))
+				return EPTF_EINVAL; /* the presence bitmap is exact */
 			if (!(s & SPTE_P))
 				continue;
 			present++;

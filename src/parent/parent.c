@@ -91,7 +91,8 @@ static struct proot *root_get(struct eptf_parent *p, uint64_t hpa)
 	if (!r)
 		return NULL;
 	r->hpa = hpa;
-	r->ept.pool = r->tlb.pool = &p->pool;
+	r->ept.pool = &p->pool;
+	r->tlb_head = TLB_NIL;
 	r->next = p->buckets[root_hash(hpa, p->nbuckets)];
 	p->buckets[root_hash(hpa, p->nbuckets)] = r;
 	p->nroots++;
@@ -128,7 +129,7 @@ static void lru_push_front(struct eptf_parent *p, uint32_t i)
 	p->lru_head = i;
 }
 
-/* Return slot @i (already out of its root's tree) to the free list. */
+/* Return slot @i (already out of the hash and its root's chain) to the free list. */
 static void tlb_slot_free(struct eptf_parent *p, uint32_t i)
 {
 	lru_unlink(p, i);
@@ -137,44 +138,179 @@ static void tlb_slot_free(struct eptf_parent *p, uint32_t i)
 	p->free_head = i;
 }
 
-/* rx_leaf_fn for TLB leaves leaving a tree: free the slot, count it in *ctx->count. */
-struct drop_ctx {
-	struct eptf_parent *p;
-	uint64_t *count; /* may be NULL */
-};
-
-static void tlb_leaf_gone(void *ctx, uint64_t addr, unsigned level, uint64_t payload)
+/* The hash bucket of (@r, @level, @addr). */
+static inline uint32_t *tlb_bucket(const struct eptf_parent *p, const struct proot *r,
+				   unsigned level, uint64_t addr)
 {
-	struct drop_ctx *d = ctx;
+	uint64_t h = (addr << 2 | level) * 0x9e3779b97f4a7c15ull ^
+		     (uint64_t)(uintptr_t)r * 0xc2b2ae3d27d4eb4full;
 
-	(void)addr;
-	(void)level;
-	tlb_slot_free(d->p, (uint32_t)payload);
-	if (d->count)
-		(*d->count)++;
+	return &p->tlb_hash[(h >> 32) & p->tlb_hmask];
+}
+
+/* The slot of @r's entry of @level at @addr (aligned), or TLB_NIL. */
+static inline uint32_t tlb_find(const struct eptf_parent *p, const struct proot *r, unsigned level,
+				uint64_t addr)
+{
+	uint32_t i = *tlb_bucket(p, r, level, addr);
+
+	while (i != TLB_NIL) {
+		const struct tlb_ent *e = &p->tlb[i];
+
+		if (e->addr == addr && e->root == r && e->level == level)
+			break;
+		i = e->hnext;
+	}
+	return i;
+}
+
+/* The slot of @r's entry covering page @addr, or TLB_NIL (at most one covers a page). */
+static inline uint32_t tlb_lookup(const struct eptf_parent *p, const struct proot *r, uint64_t addr)
+{
+	for (unsigned l = 1; l <= 3; l++) {
+		if (r->tlb_n[l]) {
+			uint32_t i = tlb_find(p, r, l, addr & ~(RX_SPAN(l) - 1));
+
+			if (i != TLB_NIL)
+				return i;
+		}
+	}
+	return TLB_NIL;
+}
+
+/* Take slot @i (filled in, root set) into the hash and its root's chain. */
+static void tlb_link(struct eptf_parent *p, uint32_t i)
+{
+	struct tlb_ent *e = &p->tlb[i];
+	struct proot *r = e->root;
+	uint32_t *b = tlb_bucket(p, r, e->level, e->addr);
+
+	e->hnext = *b;
+	*b = i;
+	e->rprev = TLB_NIL;
+	e->rnext = r->tlb_head;
+	if (r->tlb_head != TLB_NIL)
+		p->tlb[r->tlb_head].rprev = i;
+	r->tlb_head = i;
+	r->tlb_n[e->level]++;
+}
+
+/* Take slot @i out of the hash only. */
+static void tlb_unhash(struct eptf_parent *p, uint32_t i)
+{
+	struct tlb_ent *e = &p->tlb[i];
+	uint32_t *link = tlb_bucket(p, e->root, e->level, e->addr);
+
+	while (*link != i)
+		link = &p->tlb[*link].hnext;
+	*link = e->hnext;
+}
+
+/* Take slot @i out of the hash and its root's chain. */
+static void tlb_unlink(struct eptf_parent *p, uint32_t i)
+{
+	struct tlb_ent *e = &p->tlb[i];
+	struct proot *r = e->root;
+
+	tlb_unhash(p, i);
+	if (e->rprev != TLB_NIL)
+		p->tlb[e->rprev].rnext = e->rnext;
+	else
+		r->tlb_head = e->rnext;
+	if (e->rnext != TLB_NIL)
+		p->tlb[e->rnext].rprev = e->rprev;
+	r->tlb_n[e->level]--;
+}
+
+/* Drop entry @i of its root, counting it in *@count (may be NULL). */
+static void tlb_drop(struct eptf_parent *p, uint32_t i, uint64_t *count)
+{
+	tlb_unlink(p, i);
+	tlb_slot_free(p, i);
+	if (count)
+		(*count)++;
+}
+
+static inline uint64_t tlb_end(const struct tlb_ent *e)
+{
+	return e->addr + RX_SPAN(e->level);
+}
+
+/*
+ * How many probes tlb_remove_range() would make for [lo, hi) (hi > lo): the
+ * aligned entries of each level in use that overlap the range, or @limit
+ * when that is more.
+ */
+static uint64_t tlb_probes(const struct proot *r, uint64_t lo, uint64_t hi, uint64_t limit)
+{
+	uint64_t n = 0;
+
+	for (unsigned l = 1; l <= 3 && n < limit; l++) {
+		unsigned sh = 9 * (l - 1);
+
+		if (r->tlb_n[l])
+			n += ((hi - 1) >> sh) - (lo >> sh) + 1;
+	}
+	return n < limit ? n : limit;
+}
+
+/* Remove every TLB entry of @r overlapping [lo, hi) (hi > lo), counting them in *@count. */
+static void tlb_remove_range(struct eptf_parent *p, struct proot *r, uint64_t lo, uint64_t hi,
+			     uint64_t *count)
+{
+	uint64_t held = (uint64_t)r->tlb_n[1] + r->tlb_n[2] + r->tlb_n[3];
+
+	if (!held)
+		return;
+	if (tlb_probes(r, lo, hi, held) < held) {
+		/* a short range: look each entry that could overlap it up */
+		for (unsigned l = 1; l <= 3; l++) {
+			unsigned sh = 9 * (l - 1);
+
+			for (uint64_t a = lo >> sh; r->tlb_n[l] && a <= (hi - 1) >> sh; a++) {
+				uint32_t i = tlb_find(p, r, l, a << sh);
+
+				if (i != TLB_NIL)
+					tlb_drop(p, i, count);
+			}
+		}
+		return;
+	}
+	for (uint32_t i = r->tlb_head, nx; i != TLB_NIL; i = nx) {
+		const struct tlb_ent *e = &p->tlb[i];
+
+		nx = e->rnext;
+		if (e->addr < hi && tlb_end(e) > lo)
+			tlb_drop(p, i, count);
+	}
+}
+
+/* The end of [addr, addr + pages), saturated at 2^64 - 1. */
+static inline uint64_t range_end(uint64_t addr, uint64_t pages)
+{
+	return pages > UINT64_MAX - addr ? UINT64_MAX : addr + pages;
 }
 
 static void ept_leaf_gone(void *ctx, uint64_t addr, unsigned level, uint64_t payload)
 {
-	struct drop_ctx *d = ctx;
+	uint64_t *count = ctx;
 
 	(void)addr;
 	(void)level;
 	(void)payload;
-	if (d->count)
-		(*d->count)++;
+	if (count)
+		(*count)++;
 }
 
 /*
- * Free a root's trees and the root itself (it is on no list any more). The
- * nodes go back to malloc, not to the pool: a forgotten root's memory is
- * returned at once (eptf_parent_forget_root).
+ * Free a root's tree and the root itself (it is on no list any more and
+ * holds no TLB slot). The nodes go back to malloc, not to the pool: a
+ * forgotten root's memory is returned at once (eptf_parent_forget_root).
  */
 static void root_free(struct proot *r)
 {
-	r->ept.pool = r->tlb.pool = NULL; /* may already be */
+	r->ept.pool = NULL;
 	rx_remove_range(&r->ept, 0, RX_PAGES, NULL, NULL);
-	rx_remove_range(&r->tlb, 0, RX_PAGES, NULL, NULL);
 	free(r);
 }
 
@@ -188,7 +324,7 @@ static void tlb_evict_lru(struct eptf_parent *p)
 		e->orphan = false;
 		p->orphan_tlb--;
 	} else {
-		rx_remove_exact(&e->root->tlb, e->addr, e->level, NULL);
+		tlb_unlink(p, i);
 	}
 	tlb_slot_free(p, i);
 	p->st.tlb_evictions++;
@@ -203,14 +339,13 @@ static void tlb_evict_lru(struct eptf_parent *p)
 static void tlb_fill(struct eptf_parent *p, struct proot *r, uint64_t base, unsigned level,
 		     uint64_t frame, bool w, bool x, bool none_overlap)
 {
-	struct drop_ctx d = { p, &p->st.tlb_replaced };
 	uint32_t i;
 
 	if (!p->cfg.tlb_entries)
 		return;
-	/* Make room first: eviction may free nodes on the path the insert will take. */
+	/* Make room first: the replaced entries' slots are taken before any eviction. */
 	if (!none_overlap)
-		rx_remove_range(&r->tlb, base, RX_SPAN(level), tlb_leaf_gone, &d);
+		tlb_remove_range(p, r, base, base + RX_SPAN(level), &p->st.tlb_replaced);
 	if (p->free_head == TLB_NIL)
 		tlb_evict_lru(p);
 	i = p->free_head;
@@ -218,13 +353,7 @@ static void tlb_fill(struct eptf_parent *p, struct proot *r, uint64_t base, unsi
 	p->tlb[i] = (struct tlb_ent){ .root = r, .addr = base, .frame = frame, .prev = TLB_NIL,
 				      .next = TLB_NIL, .level = (uint8_t)level, .writable = w,
 				      .executable = x };
-	if (rx_insert(&r->tlb, base, level, i, tlb_leaf_gone, &d) < 0) {
-		/* out of memory: the TLB simply does not cache it */
-		p->tlb[i].root = NULL;
-		p->tlb[i].next = p->free_head;
-		p->free_head = i;
-		return;
-	}
+	tlb_link(p, i);
 	lru_push_front(p, i);
 }
 
@@ -253,9 +382,22 @@ int eptf_parent_create(const struct eptf_parent_config *cfg, eptf_xlate_fn xlate
 	p->nbuckets = 16;
 	p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
 	p->tlb = cfg->tlb_entries ? calloc(cfg->tlb_entries, sizeof(*p->tlb)) : NULL;
-	if (!p->buckets || (cfg->tlb_entries && !p->tlb)) {
+	if (cfg->tlb_entries) {
+		/* at least two buckets per slot: chains of about one */
+		size_t nb = 2;
+
+		while (nb < 2 * (size_t)cfg->tlb_entries)
+			nb *= 2;
+		p->tlb_hash = malloc(nb * sizeof(*p->tlb_hash));
+		if (p->tlb_hash) {
+			memset(p->tlb_hash, 0xff, nb * sizeof(*p->tlb_hash)); /* TLB_NIL */
+			p->tlb_hmask = (uint32_t)(nb - 1);
+		}
+	}
+	if (!p->buckets || (cfg->tlb_entries && (!p->tlb || !p->tlb_hash))) {
 		free(p->buckets);
 		free(p->tlb);
+		free(p->tlb_hash);
 		free(p);
 		return EPTF_ENOMEM;
 	}
@@ -287,6 +429,7 @@ void eptf_parent_destroy(struct eptf_parent *p)
 	rx_pool_drain(&p->pool);
 	free(p->buckets);
 	free(p->tlb);
+	free(p->tlb_hash);
 	free(p);
 }
 
@@ -294,29 +437,29 @@ void eptf_parent_destroy(struct eptf_parent *p)
 
 void eptf__parent_tlb_clear(struct eptf_parent *p, struct proot *r)
 {
-	struct drop_ctx d = { p, &p->st.tlb_dropped };
-
-	rx_remove_range(&r->tlb, 0, RX_PAGES, tlb_leaf_gone, &d);
+	/* the whole chain goes: only the hash and the LRU need unlinking per entry */
+	for (uint32_t i = r->tlb_head, nx; i != TLB_NIL; i = nx) {
+		nx = p->tlb[i].rnext;
+		tlb_unhash(p, i);
+		tlb_slot_free(p, i);
+		p->st.tlb_dropped++;
+	}
+	r->tlb_head = TLB_NIL;
+	memset(r->tlb_n, 0, sizeof(r->tlb_n));
 }
 
 void eptf__parent_root_clear(struct eptf_parent *p, struct proot *r)
 {
-	struct drop_ctx d = { p, &p->st.ept02_dropped };
-
-	rx_remove_range(&r->ept, 0, RX_PAGES, ept_leaf_gone, &d);
+	rx_remove_range(&r->ept, 0, RX_PAGES, ept_leaf_gone, &p->st.ept02_dropped);
 	eptf__parent_tlb_clear(p, r);
 }
 
 void eptf__parent_drop_range(struct eptf_parent *p, struct proot *r, uint64_t gfn, uint64_t pages,
 			     bool tlb_too)
 {
-	struct drop_ctx d = { p, &p->st.ept02_dropped };
-
-	rx_remove_range(&r->ept, gfn, pages, ept_leaf_gone, &d);
-	if (tlb_too) {
-		d.count = &p->st.tlb_dropped;
-		rx_remove_range(&r->tlb, gfn, pages, tlb_leaf_gone, &d);
-	}
+	rx_remove_range(&r->ept, gfn, pages, ept_leaf_gone, &p->st.ept02_dropped);
+	if (tlb_too && pages)
+		tlb_remove_range(p, r, gfn, range_end(gfn, pages), &p->st.tlb_dropped);
 }
 
 void eptf_parent_drop_range(struct eptf_parent *p, uint64_t root_hpa, uint64_t addr, uint64_t pages)
@@ -336,18 +479,6 @@ void eptf_parent_flush_root(struct eptf_parent *p, uint64_t root_hpa)
 		eptf__parent_root_clear(p, r);
 }
 
-/* rx_leaf_fn for a forgotten root's TLB leaves: the slot stays taken, as an orphan. */
-static void tlb_leaf_orphan(void *ctx, uint64_t addr, unsigned level, uint64_t payload)
-{
-	struct eptf_parent *p = ctx;
-
-	(void)addr;
-	(void)level;
-	p->tlb[payload].root = NULL;
-	p->tlb[payload].orphan = true;
-	p->orphan_tlb++;
-}
-
 void eptf_parent_forget_root(struct eptf_parent *p, uint64_t root_hpa)
 {
 	struct proot **link, *r;
@@ -362,9 +493,14 @@ void eptf_parent_forget_root(struct eptf_parent *p, uint64_t root_hpa)
 		return;
 	*link = r->next;
 	p->nroots--;
-	/* not counted as drops: L1 freed the table, nothing flushed it */
-	r->ept.pool = r->tlb.pool = NULL; /* its nodes go back to malloc */
-	rx_remove_range(&r->tlb, 0, RX_PAGES, tlb_leaf_orphan, p);
+	/* not counted as drops: L1 freed the table, nothing flushed it; the slots stay taken */
+	for (uint32_t i = r->tlb_head, nx; i != TLB_NIL; i = nx) {
+		nx = p->tlb[i].rnext;
+		tlb_unhash(p, i);
+		p->tlb[i].root = NULL;
+		p->tlb[i].orphan = true;
+		p->orphan_tlb++;
+	}
 	root_free(r);
 	if (!p->nroots)
 		rx_pool_drain(&p->pool); /* no live root: hold no spare nodes either */
@@ -373,15 +509,16 @@ void eptf_parent_forget_root(struct eptf_parent *p, uint64_t root_hpa)
 void eptf_parent_drop(struct eptf_parent *p, const struct eptf_cached *c)
 {
 	struct proot *r = eptf__parent_root(p, c->root_hpa);
-	uint64_t payload;
 
 	if (!r)
 		return;
 	if (c->in_tlb) {
-		if (rx_remove_exact(&r->tlb, c->addr, c->level, &payload)) {
-			tlb_slot_free(p, (uint32_t)payload);
-			p->st.tlb_dropped++;
-		}
+		uint32_t i = TLB_NIL;
+
+		if (c->level >= 1 && c->level <= 3 && r->tlb_n[c->level])
+			i = tlb_find(p, r, c->level, c->addr);
+		if (i != TLB_NIL)
+			tlb_drop(p, i, &p->st.tlb_dropped);
 	} else if (rx_remove_exact(&r->ept, c->addr, c->level, NULL)) {
 		p->st.ept02_dropped++;
 	}
@@ -401,14 +538,17 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 	struct eptf_xlate x;
 	uint64_t base, payload, span, frame;
 	unsigned level;
-	bool tlb_has = r && rx_lookup(&r->tlb, addr, &base, &level, &payload);
+	uint32_t i = r ? tlb_lookup(p, r, addr) : TLB_NIL;
+	bool tlb_has = i != TLB_NIL;
 
 	if (tlb_has) {
-		struct tlb_ent *e = &p->tlb[payload];
+		struct tlb_ent *e = &p->tlb[i];
 
 		if (permits(e->writable, e->executable, write, exec)) {
-			lru_unlink(p, (uint32_t)payload);
-			lru_push_front(p, (uint32_t)payload);
+			if (p->lru_head != i) {
+				lru_unlink(p, i);
+				lru_push_front(p, i);
+			}
 			p->st.tlb_hits++;
 			return EPTF_ACCESS_TLB_HIT;
 		}
@@ -434,13 +574,9 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 	frame = x.frame - (addr - base);
 	if (!r && !(r = root_get(p, root_hpa)))
 		return EPTF_ACCESS_UNMAPPED; /* out of memory: nothing cached */
-	{
-		struct drop_ctx d = { p, &p->st.ept02_replaced };
-
-		if (rx_insert(&r->ept, base, level, ept_pack(frame, x.writable, x.executable),
-			      ept_leaf_gone, &d) < 0)
-			return EPTF_ACCESS_UNMAPPED;
-	}
+	if (rx_insert(&r->ept, base, level, ept_pack(frame, x.writable, x.executable), ept_leaf_gone,
+		      &p->st.ept02_replaced) < 0)
+		return EPTF_ACCESS_UNMAPPED;
 	tlb_fill(p, r, base, level, frame, x.writable, x.executable, level == 1 && !tlb_has);
 	p->st.ept_violations++;
 	return EPTF_ACCESS_EPT_VIOLATION;
@@ -451,7 +587,6 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 struct visit_ctx {
 	const struct eptf_parent *p;
 	uint64_t root;
-	bool tlb;
 	int (*cb)(void *ctx, const struct eptf_cached *c);
 	void *ctx;
 };
@@ -459,35 +594,123 @@ struct visit_ctx {
 static int visit_leaf(void *ctx, uint64_t addr, unsigned level, uint64_t payload)
 {
 	struct visit_ctx *v = ctx;
-	struct eptf_cached c = { .root_hpa = v->root, .addr = addr, .level = (uint8_t)level,
-				 .in_tlb = v->tlb };
+	struct eptf_cached c;
 
-	if (v->tlb) {
-		const struct tlb_ent *e = &v->p->tlb[payload];
-
-		c.frame = e->frame;
-		c.writable = e->writable;
-		c.executable = e->executable;
-	} else {
-		c.frame = ept_frame(payload);
-		c.writable = ept_w(payload);
-		c.executable = ept_x(payload);
-	}
+	memset(&c, 0, sizeof(c)); /* padding too: callers may compare entries bytewise */
+	c.root_hpa = v->root;
+	c.addr = addr;
+	c.level = (uint8_t)level;
+	c.frame = ept_frame(payload);
+	c.writable = ept_w(payload);
+	c.executable = ept_x(payload);
 	return v->cb(v->ctx, &c);
+}
+
+static int visit_tlb(const struct visit_ctx *v, uint32_t i)
+{
+	const struct tlb_ent *e = &v->p->tlb[i];
+	struct eptf_cached c;
+
+	memset(&c, 0, sizeof(c));
+	c.root_hpa = v->root;
+	c.addr = e->addr;
+	c.level = e->level;
+	c.frame = e->frame;
+	c.writable = e->writable;
+	c.executable = e->executable;
+	c.in_tlb = true;
+	return v->cb(v->ctx, &c);
+}
+
+/* A TLB entry found by a visit: its first page (the sort key) and its slot. */
+struct tlb_hit {
+	uint64_t addr;
+	uint32_t slot;
+};
+
+static int tlb_hit_cmp(const void *a, const void *b)
+{
+	const struct tlb_hit *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/*
+ * Call @v's callback for each TLB entry of @r overlapping [lo, hi), in
+ * address order (as a walk of a tree would: a root's entries do not
+ * overlap, so their first pages are distinct). Returns the callback's stop
+ * value or 0.
+ */
+static int tlb_visit(const struct visit_ctx *v, const struct proot *r, uint64_t lo, uint64_t hi)
+{
+	const struct eptf_parent *p = v->p;
+	uint64_t held = (uint64_t)r->tlb_n[1] + r->tlb_n[2] + r->tlb_n[3];
+	struct tlb_hit small[32], *h = small;
+	size_t n = 0, cap = sizeof(small) / sizeof(small[0]);
+	int ret = 0;
+
+	if (!held)
+		return 0;
+	if (held > cap && !(h = malloc(held * sizeof(*h)))) {
+		/* out of memory: pick the entries in address order one by one, O(held^2) */
+		uint64_t from = 0;
+
+		for (;;) {
+			uint32_t best = TLB_NIL;
+
+			for (uint32_t i = r->tlb_head; i != TLB_NIL; i = p->tlb[i].rnext) {
+				const struct tlb_ent *e = &p->tlb[i];
+
+				if (e->addr >= from && e->addr < hi && tlb_end(e) > lo &&
+				    (best == TLB_NIL || e->addr < p->tlb[best].addr))
+					best = i;
+			}
+			if (best == TLB_NIL)
+				return 0;
+			if ((ret = visit_tlb(v, best)))
+				return ret;
+			from = p->tlb[best].addr + 1;
+		}
+	}
+	if (tlb_probes(r, lo, hi, held) < held) {
+		for (unsigned l = 1; l <= 3; l++) {
+			unsigned sh = 9 * (l - 1);
+
+			for (uint64_t a = lo >> sh; r->tlb_n[l] && a <= (hi - 1) >> sh; a++) {
+				uint32_t i = tlb_find(p, r, l, a << sh);
+
+				if (i != TLB_NIL)
+					h[n++] = (struct tlb_hit){ a << sh, i };
+			}
+		}
+	} else {
+		for (uint32_t i = r->tlb_head; i != TLB_NIL; i = p->tlb[i].rnext) {
+			const struct tlb_ent *e = &p->tlb[i];
+
+			if (e->addr < hi && tlb_end(e) > lo)
+				h[n++] = (struct tlb_hit){ e->addr, i };
+		}
+	}
+	if (n > 1)
+		qsort(h, n, sizeof(*h), tlb_hit_cmp);
+	for (size_t k = 0; k < n && !ret; k++)
+		ret = visit_tlb(v, h[k].slot);
+	if (h != small)
+		free(h);
+	return ret;
 }
 
 void eptf_parent_for_each(const struct eptf_parent *p, uint64_t root_hpa, uint64_t addr,
 			  uint64_t pages, int (*cb)(void *ctx, const struct eptf_cached *c), void *ctx)
 {
 	const struct proot *r = eptf__parent_root(p, root_hpa);
-	struct visit_ctx v = { p, root_hpa, false, cb, ctx };
+	struct visit_ctx v = { p, root_hpa, cb, ctx };
 
-	if (!r)
+	if (!r || !pages)
 		return;
 	if (rx_visit(&r->ept, addr, pages, visit_leaf, &v))
 		return;
-	v.tlb = true;
-	rx_visit(&r->tlb, addr, pages, visit_leaf, &v);
+	tlb_visit(&v, r, addr, range_end(addr, pages));
 }
 
 void eptf_parent_get_stats(const struct eptf_parent *p, struct eptf_parent_stats *st)
@@ -498,12 +721,13 @@ void eptf_parent_get_stats(const struct eptf_parent *p, struct eptf_parent_stats
 	st->ept02_entries = 0;
 	st->tlb_entries = 0;
 	st->bytes = sizeof(*p) + p->nbuckets * sizeof(*p->buckets) +
-		    (uint64_t)p->cfg.tlb_entries * sizeof(*p->tlb) + rx_pool_bytes(&p->pool);
+		    (uint64_t)p->cfg.tlb_entries * sizeof(*p->tlb) + rx_pool_bytes(&p->pool) +
+		    (p->tlb_hash ? ((uint64_t)p->tlb_hmask + 1) * sizeof(*p->tlb_hash) : 0);
 	for (size_t b = 0; b < p->nbuckets; b++) {
 		for (const struct proot *r = p->buckets[b]; r; r = r->next) {
 			st->ept02_entries += r->ept.leaves;
-			st->tlb_entries += r->tlb.leaves;
-			st->bytes += sizeof(*r) + rx_bytes(&r->ept) + rx_bytes(&r->tlb);
+			st->tlb_entries += (uint64_t)r->tlb_n[1] + r->tlb_n[2] + r->tlb_n[3];
+			st->bytes += sizeof(*r) + rx_bytes(&r->ept);
 		}
 	}
 	st->tlb_entries += p->orphan_tlb;

@@ -3,12 +3,17 @@
  * Inside the parent model (shared by parent.c and transport.c).
  *
  * Layout: one struct proot per address space (root hpa), in a chained hash
- * table. Each holds two radix trees (radix.h): the EPT02 shadow, whose
- * leaves pack (frame << 2 | X << 1 | W), and the root's TLB entries, whose
- * leaves are indexes into one global pool of cfg.tlb_entries TLB slots.
- * The TLB is therefore tagged by root like VPID/ASID-tagged hardware, with
- * capacity counted across all roots, and a global intrusive LRU list
- * (prev/next indexes in the pool) gives O(1) touch, fill and eviction.
+ * table. Each holds a radix tree (radix.h) of its EPT02 shadow entries,
+ * whose leaves pack (frame << 2 | X << 1 | W). The TLB is one global pool
+ * of cfg.tlb_entries slots, each tagged with its root like VPID/ASID-tagged
+ * hardware, with capacity counted across all roots. A global intrusive LRU
+ * list (prev/next indexes in the pool) gives O(1) touch, fill and eviction;
+ * a hash of (root, level, first page) finds a root's entry for a page in
+ * one probe per level in use; and each root chains its own slots
+ * (rprev/rnext) so that dropping its whole TLB (an Intel list flush, a root
+ * switch) costs what it holds, not a walk. A TLB has at most a few thousand
+ * entries, so a range drop probes each page of the range or, when that is
+ * more, scans the root's chain.
  */
 #ifndef EPTF_PARENT_PRIV_H
 #define EPTF_PARENT_PRIV_H
@@ -22,21 +27,25 @@
 struct proot {
 	uint64_t hpa;        /* address_space */
 	struct rx_tree ept;  /* EPT02 entries */
-	struct rx_tree tlb;  /* this root's TLB entries (payload = pool index) */
+	uint32_t tlb_head;   /* this root's TLB slots, chained through rnext (TLB_NIL: none) */
+	uint32_t tlb_n[4];   /* this root's TLB entries of level 1..3 ([0] unused) */
 	struct proot *next;  /* hash chain */
 };
 
 /*
  * One TLB slot. Free slots are chained through @next with @root == NULL.
  * An orphan (an entry of a root L1 freed, eptf_parent_forget_root) has
- * @root == NULL too but stays on the LRU list, holding its slot until it
- * is evicted, as a dead EPTP's entries do in hardware.
+ * @root == NULL too and is in no hash chain and no root's chain, but stays
+ * on the LRU list, holding its slot until it is evicted, as a dead EPTP's
+ * entries do in hardware.
  */
 struct tlb_ent {
 	struct proot *root;
 	uint64_t addr;       /* first input page, aligned to the level */
 	uint64_t frame;      /* host frame of addr */
 	uint32_t prev, next; /* LRU list: head = most recent */
+	uint32_t hnext;      /* hash chain */
+	uint32_t rprev, rnext; /* the root's chain */
 	uint8_t level;
 	bool writable, executable;
 	bool orphan;
@@ -54,6 +63,8 @@ struct eptf_parent {
 
 	struct tlb_ent *tlb;     /* cfg.tlb_entries slots */
 	uint32_t lru_head, lru_tail, free_head;
+	uint32_t *tlb_hash;      /* TLB hash buckets (slot index or TLB_NIL) */
+	uint32_t tlb_hmask;      /* buckets - 1: a power of two, at least 2 per slot */
 
 	uint64_t rng;            /* fault-injection PRNG state (splitmix64) */
 	struct eptf_parent_stats st; /* counters; live counts and cost filled by get_stats */

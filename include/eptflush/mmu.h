@@ -124,7 +124,9 @@ struct eptf_flush_point {
 
 /* What one op did besides its flush point. */
 struct eptf_mmu_result {
-	struct eptf_flush_point fp; /* fp.site == EPTF_SITE_NONE: nothing to flush */
+	struct eptf_flush_point fp; /* fp.site == EPTF_SITE_NONE: nothing to flush (then items and
+				     * roots are NULL, nitems and nroots 0, the context fields
+				     * unspecified) */
 	uint64_t loaded_root;       /* ROOT_LOAD (or an implicit reload): the hpa the vCPU now uses,
 				     * 0 if its root did not change */
 	bool faulted;               /* ACCESS: KVM had to fault in or fix up the page first */

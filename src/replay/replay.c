@@ -208,7 +208,6 @@ int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op)
 	uint64_t index = r->ops++;
 	int err;
 
-	memset(&res, 0, sizeof(res));
 	err = eptf_mmu_apply(r->mmu, op, index, &res);
 	if (err == EPTF_ENOMEM)
 		return err;

@@ -153,6 +153,17 @@ static void intro_sort(struct eptf_hv_range *r, size_t n, unsigned depth)
 static void ranges_sort(struct eptf_hv_range *r, size_t n)
 {
 	unsigned depth = 0;
+	size_t i = 1;
+
+	/*
+	 * Already in order (one range, the items of one pass, a list merged
+	 * before): nothing to do. The order is total on (gfn, pages), so
+	 * skipping the sort cannot change the result.
+	 */
+	while (i < n && !range_less(&r[i], &r[i - 1]))
+		i++;
+	if (i >= n)
+		return;
 
 	for (size_t m = n; m > 1; m >>= 1)
 		depth += 2;
@@ -417,8 +428,12 @@ static void emit(struct emitter *em, uint64_t entry)
 /* Cover [x, y) with entries of @unit (both ends aligned to it). */
 static void emit_region(struct emitter *em, uint64_t x, uint64_t y, enum eptf_hv_unit unit)
 {
-	uint64_t up = eptf_hv_unit_pages(unit);
-	uint64_t units = (y - x) / up;
+	uint64_t up, units;
+
+	if (x >= y) /* most of a plan's five regions are empty */
+		return;
+	up = unit == EPTF_HV_UNIT_1G ? P1G : unit == EPTF_HV_UNIT_2M ? P2M : 1;
+	units = (y - x) / up;
 
 	while (units > 0) {
 		uint32_t n = units < MAXU ? (uint32_t)units : MAXU;

@@ -45,18 +45,33 @@ static enum fault draw_fault(struct eptf_parent *p)
 	return FAULT_NONE;
 }
 
-/* Apply the first @k ranges of the validated list request. */
+/*
+ * Apply the first @k ranges of the validated list request. Entries that
+ * continue one another (the Linux filler cuts a range into 2048-page
+ * entries) are dropped with one eptf__parent_drop_range() call: removing
+ * [a, b) and then [b, c) removes the same leaves, in the same (address)
+ * order, as removing [a, c) once, so every count and the TLB free list
+ * come out the same. The entry and page counts stay per entry.
+ */
 static void apply_list(struct eptf_parent *p, const struct eptf_hv_request *rq, uint16_t k)
 {
 	struct proot *r = eptf__parent_root(p, rq->address_space);
+	const struct eptf_hv_range *rg = rq->ranges;
 	bool amd = p->cfg.vendor == EPTF_PARENT_AMD;
+	uint64_t pages = 0;
 
-	for (uint16_t i = 0; i < k; i++) {
-		p->st.list_entries++;
-		p->st.pages_flushed += rq->ranges[i].pages;
+	p->st.list_entries += k;
+	for (uint16_t i = 0; i < k;) {
+		/* validated: gfn + pages <= 2^52, so the sums cannot wrap */
+		uint64_t gfn = rg[i].gfn, end = gfn + rg[i].pages;
+
+		for (i++; i < k && rg[i].gfn == end; i++)
+			end += rg[i].pages;
+		pages += end - gfn;
 		if (r)
-			eptf__parent_drop_range(p, r, rq->ranges[i].gfn, rq->ranges[i].pages, amd);
+			eptf__parent_drop_range(p, r, gfn, end - gfn, amd);
 	}
+	p->st.pages_flushed += pages;
 	/* INVEPT has no per-address form: Intel drops the root's whole TLB context. */
 	if (!amd && k && r)
 		eptf__parent_tlb_clear(p, r);
@@ -68,13 +83,12 @@ static uint64_t parent_hypercall(void *ctx, uint64_t control, const void *input,
 	struct eptf_hv_request *rq = &p->req;
 	struct eptf_hv_validate_cfg vc = { .gpa_bits = p->cfg.gpa_bits,
 					   .allow_large = p->cfg.allow_large };
-	struct eptf_hv_control c;
 	enum fault f;
 	uint16_t status, k;
 
 	p->st.hypercalls++;
-	eptf_hv_control_parse(control, &c);
-	if (c.code == EPTF_HVCALL_FLUSH_GPA_LIST)
+	/* call code: control bits 15:0 (counted before validation, like hypercalls) */
+	if ((control & 0xffffu) == EPTF_HVCALL_FLUSH_GPA_LIST)
 		p->st.list_hypercalls++;
 	status = eptf_hv_validate(control, input, input_len, &vc, rq);
 	if (status != EPTF_HV_STATUS_SUCCESS) {

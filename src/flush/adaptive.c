@@ -115,7 +115,7 @@ static int adaptive_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 	struct adaptive_state *s = ctx->priv;
 	struct eptf_mmu_stats st = { 0 };
 	struct eptf_cost_model cm;
-	struct eptf_hv_range *ex;
+	struct eptf_hv_range buf[EPTF_FLUSH_STACK_RANGES], *ex;
 	unsigned flags = ctx->parent_accepts_large ? EPTF_HV_MERGE_LARGE_2M | EPTF_HV_MERGE_LARGE_1G : 0;
 	double refaults;
 	size_t n, entries;
@@ -135,7 +135,7 @@ static int adaptive_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 	 * touches: assume the worst, which means the list.
 	 */
 	refaults = s ? eptf_adaptive_est_update(&s->est, fp->op_index, st.faults) : 1e300;
-	ex = eptf_flush__exact_or_full(ctx, fp, &n);
+	ex = eptf_flush__exact_or_full(ctx, fp, buf, EPTF_FLUSH_STACK_RANGES, &n);
 	if (!ex)
 		return EPTF_ENOMEM;
 	n = eptf_hv_ranges_merge(ex, n);
@@ -144,7 +144,7 @@ static int adaptive_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 		r = eptf_flush_full(ctx, fp);
 	else
 		r = eptf_flush_ranges_merged(ctx, fp, ex, n);
-	free(ex);
+	eptf_flush__exact_put(ex, buf);
 	return r;
 }
 

@@ -15,7 +15,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "internal.h"
 
@@ -146,6 +145,47 @@ uint64_t eptf_flush__linux_entries(const struct eptf_hv_range *ranges, size_t n)
 	return e;
 }
 
+/*
+ * eptf_hv_fill_linux for callers that treat every failure alike (a full
+ * flush, rule 1): a range that needs more entries than the page has left
+ * fails with EPTF_ENOSPC without the filler first writing the entries that
+ * fit (a 4 GiB memslot range is 512 entries: 510 written and thrown away,
+ * about 7,500 instructions, at every dirty-log flush point of mainline and
+ * seed-v2). @pages > 0.
+ */
+static int fill_linux(struct eptf_hv_flush_list *list, int off, uint64_t gfn, uint64_t pages)
+{
+	uint64_t need = (pages - 1) / EPTF_HV_MAX_FLUSH_PAGES + 1;
+
+	if (off >= 0 && off <= (int)EPTF_HV_MAX_FLUSH_REP_COUNT &&
+	    need > EPTF_HV_MAX_FLUSH_REP_COUNT - (unsigned)off)
+		return EPTF_ENOSPC;
+	return eptf_hv_fill_linux(list, off, gfn, pages);
+}
+
+/*
+ * Send the @off entries in @list (covering @pages pages) to every root of
+ * @fp: the list is the same for every root, stamp each root in. With no
+ * entry at all, a full flush (never degrade to no flush: rule 1).
+ */
+static int linux_send(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+		      struct eptf_hv_flush_list *list, int off, uint64_t pages)
+{
+	if (off == 0)
+		return eptf_flush__fallback_full(ctx, fp);
+	for (size_t i = 0; i < fp->nroots; i++) {
+		list->address_space = fp->roots[i].hpa;
+		eptf_flush__send_list(ctx, fp, list, (uint16_t)off, pages);
+	}
+	return 0;
+}
+
+/*
+ * The input pages below are not zeroed: the filler writes entries from 0
+ * up, only the first @off are sent (input length 16 + 8 * off), and the
+ * header is written before each call. Zeroing 4 KiB per flush point was
+ * about a tenth of list's instructions.
+ */
 int eptf_flush_ranges_linux(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
 			    const struct eptf_hv_range *ranges, size_t n)
 {
@@ -153,26 +193,40 @@ int eptf_flush_ranges_linux(struct eptf_flush_ctx *ctx, const struct eptf_flush_
 	uint64_t pages = 0;
 	int off = 0;
 
-	/* The list is the same for every root: fill it once, then stamp each root in. */
-	memset(&list, 0, sizeof(list));
 	for (size_t i = 0; i < n; i++) {
 		int r;
 
 		if (ranges[i].pages == 0)
 			continue;
-		r = eptf_hv_fill_linux(&list, off, ranges[i].gfn, ranges[i].pages);
+		r = fill_linux(&list, off, ranges[i].gfn, ranges[i].pages);
 		if (r < 0) /* -ENOSPC or a range past the frame space: rule 1 */
 			return eptf_flush__fallback_full(ctx, fp);
 		off = r;
 		pages += ranges[i].pages;
 	}
-	if (off == 0) /* nothing to list: never degrade to no flush (rule 1) */
-		return eptf_flush__fallback_full(ctx, fp);
-	for (size_t i = 0; i < fp->nroots; i++) {
-		list.address_space = fp->roots[i].hpa;
-		eptf_flush__send_list(ctx, fp, &list, (uint16_t)off, pages);
+	return linux_send(ctx, fp, &list, off, pages);
+}
+
+int eptf_flush__linux_items(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
+{
+	struct eptf_hv_flush_list list;
+	uint64_t pages = 0;
+	int off = 0;
+
+	/* eptf_flush_ranges_linux over eptf_flush_exact_ranges(fp), without the array */
+	for (size_t i = 0; i < fp->nitems; i++) {
+		struct eptf_hv_range rg = eptf_flush__item_range(&fp->items[i]);
+		int r;
+
+		if (rg.pages == 0)
+			continue;
+		r = fill_linux(&list, off, rg.gfn, rg.pages);
+		if (r < 0)
+			return eptf_flush__fallback_full(ctx, fp);
+		off = r;
+		pages += rg.pages;
 	}
-	return 0;
+	return linux_send(ctx, fp, &list, off, pages);
 }
 
 int eptf_flush_ranges_each(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
@@ -186,16 +240,15 @@ int eptf_flush_ranges_each(struct eptf_flush_ctx *ctx, const struct eptf_flush_p
 	if (!any)
 		return eptf_flush__fallback_full(ctx, fp);
 	for (size_t ri = 0; ri < fp->nroots; ri++) {
-		struct eptf_hv_flush_list list;
+		struct eptf_hv_flush_list list; /* not zeroed: see eptf_flush_ranges_linux */
 
-		memset(&list, 0, sizeof(list));
 		list.address_space = fp->roots[ri].hpa;
 		for (size_t i = 0; i < n; i++) {
 			int r;
 
 			if (ranges[i].pages == 0)
 				continue;
-			r = eptf_hv_fill_linux(&list, 0, ranges[i].gfn, ranges[i].pages);
+			r = fill_linux(&list, 0, ranges[i].gfn, ranges[i].pages);
 			if (r < 0) {
 				/* kvm_flush_remote_tlbs_range() failed: full flush, nothing more for this root */
 				ctx->stats.fallbacks++;
@@ -227,10 +280,12 @@ int eptf_flush_ranges_merged(struct eptf_flush_ctx *ctx, const struct eptf_flush
 			     struct eptf_hv_range *ranges, size_t n)
 {
 	unsigned flags = ctx->parent_accepts_large ? EPTF_HV_MERGE_LARGE_2M | EPTF_HV_MERGE_LARGE_1G : 0;
-	struct eptf_hv_flush_list *pages;
-	uint64_t *covered;
-	uint16_t *counts;
+	/* one input page (almost every flush point) lives on the stack, not zeroed */
+	struct eptf_hv_flush_list one_page, *pages = &one_page;
+	uint64_t one_covered = 0, *covered = &one_covered;
+	uint16_t one_count = 0, *counts = &one_count;
 	size_t entries, npages;
+	bool heap = false;
 	int used;
 
 	if (fp->nroots == 0)
@@ -238,22 +293,33 @@ int eptf_flush_ranges_merged(struct eptf_flush_ctx *ctx, const struct eptf_flush
 	n = eptf_hv_ranges_merge(ranges, n);
 	if (n == 0)
 		return eptf_flush__fallback_full(ctx, fp);
-	entries = eptf_hv_count_entries(ranges, n, flags);
-	npages = (entries + EPTF_HV_MAX_FLUSH_REP_COUNT - 1) / EPTF_HV_MAX_FLUSH_REP_COUNT;
-	if (npages == 0 || npages > EPTF_FLUSH_MERGE_MAX_PAGES)
-		return eptf_flush__fallback_full(ctx, fp);
-	pages = calloc(npages, sizeof(*pages));
-	counts = calloc(npages, sizeof(*counts));
-	covered = calloc(npages, sizeof(*covered));
-	if (!pages || !counts || !covered) {
-		free(pages);
-		free(counts);
-		free(covered);
-		eptf_flush__fallback_full(ctx, fp);
-		return EPTF_ENOMEM;
+	/*
+	 * Try one page first: the builder counts the entries itself and says
+	 * EPTF_ENOSPC when they need more pages. Only then are the pages
+	 * counted here (past EPTF_FLUSH_MERGE_MAX_PAGES: full flush) and
+	 * allocated.
+	 */
+	used = eptf_hv_build_pages(ranges, n, flags, fp->roots[0].hpa, pages, 1, counts);
+	if (used == EPTF_ENOSPC) {
+		entries = eptf_hv_count_entries(ranges, n, flags);
+		npages = (entries + EPTF_HV_MAX_FLUSH_REP_COUNT - 1) / EPTF_HV_MAX_FLUSH_REP_COUNT;
+		if (npages > EPTF_FLUSH_MERGE_MAX_PAGES)
+			return eptf_flush__fallback_full(ctx, fp);
+		pages = calloc(npages, sizeof(*pages));
+		counts = calloc(npages, sizeof(*counts));
+		covered = calloc(npages, sizeof(*covered));
+		heap = true;
+		if (!pages || !counts || !covered) {
+			free(pages);
+			free(counts);
+			free(covered);
+			eptf_flush__fallback_full(ctx, fp);
+			return EPTF_ENOMEM;
+		}
+		used = eptf_hv_build_pages(ranges, n, flags, fp->roots[0].hpa, pages, npages, counts);
 	}
-	used = eptf_hv_build_pages(ranges, n, flags, fp->roots[0].hpa, pages, npages, counts);
-	if (used < 0) {
+	if (used <= 0) {
+		/* a range past the frame space (or, never, no entry at all): rule 1 */
 		eptf_flush__fallback_full(ctx, fp);
 	} else {
 		for (int p = 0; p < used; p++)
@@ -266,9 +332,11 @@ int eptf_flush_ranges_merged(struct eptf_flush_ctx *ctx, const struct eptf_flush
 			}
 		}
 	}
-	free(pages);
-	free(counts);
-	free(covered);
+	if (heap) {
+		free(pages);
+		free(counts);
+		free(covered);
+	}
 	return 0;
 }
 
@@ -277,22 +345,14 @@ size_t eptf_flush_exact_ranges(const struct eptf_flush_point *fp, struct eptf_hv
 	size_t k = 0;
 
 	for (size_t i = 0; i < fp->nitems; i++) {
-		const struct eptf_inval *it = &fp->items[i];
-		struct eptf_hv_range r;
-
 		/*
 		 * The model states each item's input range: a zapped page
 		 * covers 512^L pages from sp_base (rule 3, rule 6: never
 		 * sp_gfn), an SPTE its whole mapping, huge or not (rule 4),
 		 * from its gfn rounded to its level.
 		 */
-		if (it->kind == EPTF_INV_SP) {
-			r.gfn = it->sp_base;
-			r.pages = EPTF_PAGES_PER_LEVEL(it->sp_level + 1u);
-		} else {
-			r.gfn = it->addr;
-			r.pages = it->pages;
-		}
+		struct eptf_hv_range r = eptf_flush__item_range(&fp->items[i]);
+
 		if (r.pages == 0)
 			continue;
 		if (k < cap)
@@ -302,23 +362,26 @@ size_t eptf_flush_exact_ranges(const struct eptf_flush_point *fp, struct eptf_hv
 	return k;
 }
 
-struct eptf_hv_range *eptf_flush__exact_alloc(const struct eptf_flush_point *fp, size_t *n)
+struct eptf_hv_range *eptf_flush__exact_or_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+						struct eptf_hv_range *buf, size_t cap, size_t *n)
 {
-	struct eptf_hv_range *r = malloc((fp->nitems ? fp->nitems : 1) * sizeof(*r));
+	struct eptf_hv_range *r = buf;
 
 	*n = 0;
-	if (!r)
-		return NULL;
-	*n = eptf_flush_exact_ranges(fp, r, fp->nitems);
+	if (fp->nitems > cap) {
+		r = malloc(fp->nitems * sizeof(*r));
+		if (!r) {
+			eptf_flush__fallback_full(ctx, fp);
+			return NULL;
+		}
+		cap = fp->nitems;
+	}
+	*n = eptf_flush_exact_ranges(fp, r, cap);
 	return r;
 }
 
-struct eptf_hv_range *eptf_flush__exact_or_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
-						size_t *n)
+void eptf_flush__exact_put(struct eptf_hv_range *r, const struct eptf_hv_range *buf)
 {
-	struct eptf_hv_range *r = eptf_flush__exact_alloc(fp, n);
-
-	if (!r)
-		eptf_flush__fallback_full(ctx, fp);
-	return r;
+	if (r != buf)
+		free(r);
 }

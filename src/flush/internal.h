@@ -16,17 +16,50 @@ void eptf_flush__report(struct eptf_flush_ctx *ctx, uint64_t op_index, const cha
 	__attribute__((format(printf, 3, 4)));
 
 /*
- * The exact ranges of @fp (eptf_flush_exact_ranges) in a new array the
- * caller frees; *@n receives the count. NULL with *@n = 0 when out of memory.
+ * The input range a corrected KVM flushes for one item (rules 3, 4, 6; see
+ * eptf_flush_exact_ranges). Empty (pages == 0) items are skipped by every
+ * user.
  */
-struct eptf_hv_range *eptf_flush__exact_alloc(const struct eptf_flush_point *fp, size_t *n);
+static inline struct eptf_hv_range eptf_flush__item_range(const struct eptf_inval *it)
+{
+	struct eptf_hv_range r;
+
+	if (it->kind == EPTF_INV_SP) {
+		r.gfn = it->sp_base;
+		r.pages = EPTF_PAGES_PER_LEVEL(it->sp_level + 1u);
+	} else {
+		r.gfn = it->addr;
+		r.pages = it->pages;
+	}
+	return r;
+}
+
 /*
- * eptf_flush__exact_alloc for a strategy's flush: when out of memory, every
- * root of @fp is flushed in full first (eptf_flush__fallback_full: nothing
- * may stay stale) and NULL is returned; the caller then returns EPTF_ENOMEM.
+ * Room for this many ranges on a strategy's stack (1 KiB): flush points
+ * with at most this many items need no allocation.
+ */
+#define EPTF_FLUSH_STACK_RANGES 64u
+
+/*
+ * The exact ranges of @fp (eptf_flush_exact_ranges): in @buf when its
+ * @cap entries are enough for fp->nitems, else in a new array. *@n
+ * receives the count. Release with eptf_flush__exact_put(). When out of
+ * memory, every root of @fp is flushed in full first
+ * (eptf_flush__fallback_full: nothing may stay stale) and NULL is
+ * returned; the caller then returns EPTF_ENOMEM.
  */
 struct eptf_hv_range *eptf_flush__exact_or_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
-						size_t *n);
+						struct eptf_hv_range *buf, size_t cap, size_t *n);
+
+/* Free what eptf_flush__exact_or_full returned (nothing when it is @buf). */
+void eptf_flush__exact_put(struct eptf_hv_range *r, const struct eptf_hv_range *buf);
+
+/*
+ * list's path: the exact ranges of @fp's items, filled straight into one
+ * input page with the Linux filler (no range array), sent to every root as
+ * eptf_flush_ranges_linux would send them.
+ */
+int eptf_flush__linux_items(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp);
 
 /* Entries the Linux filler needs for @ranges (each range split in 2048-page entries). */
 uint64_t eptf_flush__linux_entries(const struct eptf_hv_range *ranges, size_t n);

@@ -15,43 +15,47 @@
  * than the series did there, and never more calls than mainline: one call
  * (or one full flush) per root per flush point.
  */
-#include <stdlib.h>
-
 #include "internal.h"
 
-/* Does [r] cover every range in @ex? */
-static bool covers(const struct eptf_hv_range *r, const struct eptf_hv_range *ex, size_t n)
+/*
+ * Does the memslot range @slot cover every exact range of @fp, and need no
+ * more Linux entries than they do? One pass over the items, no array.
+ */
+static bool slot_wins(const struct eptf_hv_range *slot, const struct eptf_flush_point *fp)
 {
-	for (size_t i = 0; i < n; i++)
-		if (ex[i].gfn < r->gfn || ex[i].gfn + ex[i].pages > r->gfn + r->pages)
+	uint64_t entries = 0;
+
+	for (size_t i = 0; i < fp->nitems; i++) {
+		struct eptf_hv_range r = eptf_flush__item_range(&fp->items[i]);
+
+		if (r.pages == 0)
+			continue;
+		if (r.gfn < slot->gfn || r.gfn + r.pages > slot->gfn + slot->pages)
 			return false;
-	return true;
+		entries += eptf_flush__linux_entries(&r, 1);
+	}
+	return eptf_flush__linux_entries(slot, 1) <= entries;
 }
 
 static int list_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
 {
-	struct eptf_hv_range *ex, slot;
-	size_t n;
+	struct eptf_hv_range slot;
 
 	ctx->stats.flush_points++;
 	if (fp->nroots == 0)
 		return 0;
-	ex = eptf_flush__exact_or_full(ctx, fp, &n);
-	if (!ex)
-		return EPTF_ENOMEM;
 	if ((fp->site == EPTF_SITE_DIRTY_LOG || fp->site == EPTF_SITE_WP_SLOT ||
 	     fp->site == EPTF_SITE_SLOT_REMOVE) &&
 	    eptf_flush__all_direct(fp) && fp->slot_npages) {
 		slot.gfn = fp->slot_base_gfn;
 		slot.pages = fp->slot_npages;
-		if (covers(&slot, ex, n) &&
-		    eptf_flush__linux_entries(&slot, 1) <= eptf_flush__linux_entries(ex, n)) {
-			ex[0] = slot;
-			n = 1;
+		if (slot_wins(&slot, fp)) {
+			eptf_flush_ranges_linux(ctx, fp, &slot, 1);
+			return 0;
 		}
 	}
-	eptf_flush_ranges_linux(ctx, fp, ex, n);
-	free(ex);
+	/* the exact ranges go straight into the input page */
+	eptf_flush__linux_items(ctx, fp);
 	return 0;
 }
 

@@ -9,24 +9,22 @@
  * of a full flush; only a failed call (or more than
  * EPTF_FLUSH_MERGE_MAX_PAGES pages) degrades that root to full.
  */
-#include <stdlib.h>
-
 #include "internal.h"
 
 static int merge_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
 {
-	struct eptf_hv_range *ex;
+	struct eptf_hv_range buf[EPTF_FLUSH_STACK_RANGES], *ex;
 	size_t n;
 	int r;
 
 	ctx->stats.flush_points++;
 	if (fp->nroots == 0)
 		return 0;
-	ex = eptf_flush__exact_or_full(ctx, fp, &n);
+	ex = eptf_flush__exact_or_full(ctx, fp, buf, EPTF_FLUSH_STACK_RANGES, &n);
 	if (!ex)
 		return EPTF_ENOMEM;
 	r = eptf_flush_ranges_merged(ctx, fp, ex, n);
-	free(ex);
+	eptf_flush__exact_put(ex, buf);
 	return r;
 }
 

@@ -18,8 +18,6 @@
  * Each range is its own call through the Linux filler; past 510 entries
  * Linux gets -ENOSPC and falls back to a full flush, and so do we.
  */
-#include <stdlib.h>
-
 #include "internal.h"
 
 /*
@@ -66,7 +64,7 @@ int eptf_flush__mainline_range(const struct eptf_flush_point *fp, struct eptf_hv
 
 static int mainline_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
 {
-	struct eptf_hv_range one, *ranges;
+	struct eptf_hv_range one, buf[EPTF_FLUSH_STACK_RANGES], *ranges;
 	size_t n;
 	int kind;
 
@@ -77,11 +75,11 @@ static int mainline_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 	if (kind == 1)
 		return eptf_flush_ranges_each(ctx, fp, &one, 1);
 	/* SPLIT / SPTE_CHANGE: one kvm_flush_remote_tlbs_gfn() per SPTE */
-	ranges = eptf_flush__exact_or_full(ctx, fp, &n);
+	ranges = eptf_flush__exact_or_full(ctx, fp, buf, EPTF_FLUSH_STACK_RANGES, &n);
 	if (!ranges)
 		return EPTF_ENOMEM;
 	eptf_flush_ranges_each(ctx, fp, ranges, n);
-	free(ranges);
+	eptf_flush__exact_put(ranges, buf);
 	return 0;
 }
 

@@ -19,7 +19,6 @@
  * Defect 8 (kvm_get_memslot() NULL) is reported by the replay engine.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "internal.h"
 
@@ -45,7 +44,11 @@ static int seed_list_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_p
 		ctx->stats.skipped++;
 		return 0;
 	}
-	memset(&list, 0, sizeof(list));
+	/*
+	 * Not zeroed: once the offset goes negative it stays negative (the
+	 * filler refuses it) and nothing is sent, so only entries the filler
+	 * wrote are ever sent.
+	 */
 	for (size_t i = 0; i < n; i++) {
 		int prev = off;
 
@@ -119,13 +122,16 @@ static int seed_sync_page(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
  */
 static int seed_wp_gfn(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
 {
-	struct eptf_hv_range *r = malloc((fp->nitems + 1) * sizeof(*r));
+	struct eptf_hv_range buf[EPTF_FLUSH_STACK_RANGES], *r = buf;
 	size_t n = 0;
 	int ret;
 
-	if (!r) {
-		eptf_flush__fallback_full(ctx, fp);
-		return EPTF_ENOMEM;
+	if (fp->nitems + 1 > EPTF_FLUSH_STACK_RANGES) {
+		r = malloc((fp->nitems + 1) * sizeof(*r));
+		if (!r) {
+			eptf_flush__fallback_full(ctx, fp);
+			return EPTF_ENOMEM;
+		}
 	}
 	r[n++] = (struct eptf_hv_range){fp->gfn, 1};
 	for (size_t i = 0; i < fp->nitems; i++) {
@@ -140,26 +146,31 @@ static int seed_wp_gfn(struct eptf_flush_ctx *ctx, const struct eptf_flush_point
 			r[n++] = (struct eptf_hv_range){it->gfn, 1};
 	}
 	ret = eptf_flush_ranges_each(ctx, fp, r, n);
-	free(r);
+	if (r != buf)
+		free(r);
 	return ret;
 }
 
 static int seed_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
 {
-	struct eptf_hv_range one, *r;
+	struct eptf_hv_range one, buf[EPTF_FLUSH_STACK_RANGES], *r = buf;
 	int ret;
 
 	ctx->stats.flush_points++;
 	switch (fp->site) {
 	case EPTF_SITE_COMMIT_ZAP:
 	case EPTF_SITE_SYNC_PAGE:
-		r = malloc((fp->nitems ? fp->nitems : 1) * sizeof(*r));
-		if (!r) {
-			eptf_flush__fallback_full(ctx, fp);
-			return EPTF_ENOMEM;
+		/* at most one range per item: the stack buffer unless there are more items */
+		if (fp->nitems > EPTF_FLUSH_STACK_RANGES) {
+			r = malloc(fp->nitems * sizeof(*r));
+			if (!r) {
+				eptf_flush__fallback_full(ctx, fp);
+				return EPTF_ENOMEM;
+			}
 		}
 		ret = fp->site == EPTF_SITE_COMMIT_ZAP ? seed_commit_zap(ctx, fp, r) : seed_sync_page(ctx, fp, r);
-		free(r);
+		if (r != buf)
+			free(r);
 		return ret;
 	case EPTF_SITE_WP_GFN:
 		return seed_wp_gfn(ctx, fp);

@@ -20,11 +20,13 @@ static inline bool rx_test(const struct rx_node *n, unsigned i)
 static inline void rx_set(struct rx_node *n, unsigned i)
 {
 	n->bits[i >> 6] |= 1ull << (i & 63);
+	n->words |= 1ull << (i >> 6);
 }
 
 static inline void rx_clr(struct rx_node *n, unsigned i)
 {
-	n->bits[i >> 6] &= ~(1ull << (i & 63));
+	if (!(n->bits[i >> 6] &= ~(1ull << (i & 63))))
+		n->words &= ~(1ull << (i >> 6));
 }
 
 static inline bool rx_is_leaf(uint64_t s)
@@ -37,12 +39,9 @@ static inline struct rx_node *rx_child(uint64_t s)
 	return (struct rx_node *)(uintptr_t)s;
 }
 
-static bool rx_empty(const struct rx_node *n)
+static inline bool rx_empty(const struct rx_node *n)
 {
-	for (unsigned w = 0; w < RX_FANOUT / 64; w++)
-		if (n->bits[w])
-			return false;
-	return true;
+	return !n->words;
 }
 
 /*
@@ -66,6 +65,7 @@ static struct rx_node *rx_alloc(struct rx_tree *t)
 			return NULL;
 	}
 	t->nodes++;
+	n->words = 0;
 	memset(n->bits, 0, sizeof(n->bits));
 	return n;
 }
@@ -119,6 +119,12 @@ static inline void rx_slot_range(unsigned k, uint64_t nbase, uint64_t lo, uint64
 	*i1 = last > RX_FANOUT - 1 ? RX_FANOUT - 1 : (unsigned)last;
 }
 
+/* The non-empty 64-slot words of @n holding slots of [i0, i1]. */
+static inline uint64_t rx_words(const struct rx_node *n, unsigned i0, unsigned i1)
+{
+	return n->words & ((2ull << (i1 >> 6)) - 1) & ~((1ull << (i0 >> 6)) - 1);
+}
+
 /* The occupied slots of @n in its 64-slot word @w, limited to slots [i0, i1]. */
 static inline uint64_t rx_word_bits(const struct rx_node *n, unsigned w, unsigned i0, unsigned i1)
 {
@@ -142,7 +148,8 @@ static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t
 	uint64_t removed = 0;
 
 	rx_slot_range(k, nbase, lo, hi, &i0, &i1);
-	for (unsigned w = i0 >> 6; w <= i1 >> 6; w++) {
+	for (uint64_t wm = rx_words(n, i0, i1); wm; wm &= wm - 1) {
+		unsigned w = (unsigned)__builtin_ctzll(wm);
 		uint64_t m = rx_word_bits(n, w, i0, i1);
 
 		while (m) {
@@ -173,14 +180,48 @@ static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t
 
 uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx)
 {
-	uint64_t lo, hi, removed;
+	struct {
+		struct rx_node *n;
+		unsigned i;
+	} path[RX_TOP];
+	struct rx_node *n;
+	uint64_t lo, hi, nbase = 0, removed;
+	unsigned k, depth = 0;
 
 	if (!rx_clamp(t, addr, pages, &lo, &hi))
 		return 0;
-	removed = rx_rm(t, t->top, t->height, 0, lo, hi, fn, ctx);
-	if (rx_empty(t->top)) {
-		rx_free(t, t->top);
-		t->top = NULL;
+	/*
+	 * A list entry usually lies within one slot of each level down to a
+	 * level-1 node: follow that path without recursion (and stop at once
+	 * when it is absent), then remove in the last node reached.
+	 */
+	n = t->top;
+	for (k = t->height; k > 1; k--) {
+		unsigned sh = 9 * (k - 1);
+		unsigned i = (unsigned)((lo - nbase) >> sh);
+
+		if (((hi - 1 - nbase) >> sh) != i)
+			break;
+		if (!rx_test(n, i))
+			return 0;
+		if (rx_is_leaf(n->slot[i]))
+			break;
+		path[depth].n = n;
+		path[depth++].i = i;
+		n = rx_child(n->slot[i]);
+		nbase += (uint64_t)i << sh;
+	}
+	removed = rx_rm(t, n, k, nbase, lo, hi, fn, ctx);
+	/* free the nodes the removal emptied, bottom up */
+	while (rx_empty(n)) {
+		rx_free(t, n);
+		if (!depth) {
+			t->top = NULL;
+			break;
+		}
+		depth--;
+		n = path[depth].n;
+		rx_clr(n, path[depth].i);
 	}
 	return removed;
 }
@@ -326,7 +367,8 @@ static int rx_vis(const struct rx_node *n, unsigned k, uint64_t nbase, uint64_t 
 	unsigned sh = 9 * (k - 1), i0, i1;
 
 	rx_slot_range(k, nbase, lo, hi, &i0, &i1);
-	for (unsigned w = i0 >> 6; w <= i1 >> 6; w++) {
+	for (uint64_t wm = rx_words(n, i0, i1); wm; wm &= wm - 1) {
+		unsigned w = (unsigned)__builtin_ctzll(wm);
 		uint64_t m = rx_word_bits(n, w, i0, i1);
 
 		while (m) {

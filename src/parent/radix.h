@@ -10,7 +10,7 @@
  * Why this shape: a range query or a range drop descends only into present
  * slots of the range (a presence bitmap per node finds them with ctz), so
  * it costs O(depth + nodes touched + leaves in range), never a scan of the
- * whole cache; and a densely populated level-1 node costs 4160 bytes for
+ * whole cache; and a densely populated level-1 node costs 4168 bytes for
  * 512 entries, about 8.1 bytes per cached 4 KiB page (see
  * docs/parent-model.md).
  *
@@ -32,6 +32,7 @@
 #define RX_COVER(h) (1ull << (9 * (h)))      /* pages a tree whose top node is level h covers */
 
 struct rx_node {
+	uint64_t words;                /* bit w set iff bits[w] != 0: empty words are skipped */
 	uint64_t bits[RX_FANOUT / 64]; /* presence bitmap */
 	uint64_t slot[RX_FANOUT];
 };

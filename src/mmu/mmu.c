@@ -1044,9 +1044,13 @@ static void spte_link(struct eptf_mmu *m, uint32_t pidx, unsigned i, uint32_t ci
 static void wp_gfn_slot(struct eptf_mmu *m, struct slot *sl, uint64_t gfn, enum eptf_site site)
 {
 	for (unsigned l = 1; l <= 3; l++) {
-		uint64_t *h = rmap_peek(sl, l, gfn);
-		if (!h)
-			continue;
+		uint64_t e = rmap_entry(sl, l, gfn);
+		uint64_t *chunk = chunk_of(sl, l, (size_t)(e >> RCHUNK_SHIFT));
+		uint64_t bit = 1ull << (e & (RCHUNK - 1));
+		if (!chunk || !(chunk[RCHUNK_W] & bit))
+			continue; /* no SPTE of this head has W */
+		chunk[RCHUNK_W] &= ~bit;
+		uint64_t *h = &chunk[e & (RCHUNK - 1)];
 		size_t n = rmap_count(*h);
 		for (size_t k = 0; k < n; k++) {
 			uint64_t ref = rmap_at(*h, k);
@@ -2111,12 +2115,37 @@ static uint64_t harvest(struct eptf_mmu *m, struct slot *s, size_t word, uint64_
 	s->dirty[word] &= ~mask;
 	if (!s->dirty[word])
 		dirty_sum(s)[word / 64] &= ~(1ull << (word % 64));
+	/*
+	 * wp_gfn_slot() for each page, in the same order (page by page, level
+	 * 1 to 3), but with the references of many pages gathered first and
+	 * visited as one batch, so that the SPTE loads overlap.
+	 */
+	enum eptf_site site = EPTF_SITE_DIRTY_LOG;
+	uint64_t refs[VISIT_BATCH];
+	size_t nrefs = 0;
 	while (bits) {
 		unsigned b = (unsigned)__builtin_ctzll(bits);
+		uint64_t gfn = s->base + (uint64_t)word * 64 + b;
 		bits &= bits - 1;
-		wp_gfn_slot(m, s, s->base + (uint64_t)word * 64 + b, EPTF_SITE_DIRTY_LOG);
 		n++;
+		for (unsigned l = 1; l <= 3; l++) {
+			uint64_t e = rmap_entry(s, l, gfn);
+			uint64_t *chunk = chunk_of(s, l, (size_t)(e >> RCHUNK_SHIFT));
+			uint64_t bit = 1ull << (e & (RCHUNK - 1));
+			if (!chunk || !(chunk[RCHUNK_W] & bit))
+				continue; /* no SPTE of this head has W */
+			chunk[RCHUNK_W] &= ~bit;
+			uint64_t h = chunk[e & (RCHUNK - 1)];
+			for (size_t k = 0, cnt = rmap_count(h); k < cnt; k++) {
+				if (nrefs == VISIT_BATCH) {
+					visit_batch(m, refs, nrefs, wp_cb, &site);
+					nrefs = 0;
+				}
+				refs[nrefs++] = rmap_at(h, k);
+			}
+		}
 	}
+	visit_batch(m, refs, nrefs, wp_cb, &site);
 	return n;
 }
 

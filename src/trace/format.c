@@ -18,6 +18,8 @@
 #include <eptflush/mmu.h>
 #include <eptflush/trace.h>
 
+#include "trace_int.h"
+
 enum field { F_SLOT, F_VCPU, F_LEVEL, F_ADDR, F_COUNT, F_VALUE };
 enum style { S_DEC, S_HEX, S_SLOT };
 
@@ -27,19 +29,33 @@ enum fkey {
 	K_COUNT
 };
 
+/*
+ * The struct eptf_op field each key lands in. A macro, not only the keys[]
+ * column below, so that the per-kind field masks in specs[] are compile-time
+ * constants derived from the same rule (keys[] uses it too).
+ */
+#define KEY_FIELD(k)                                                                         \
+	((k) == K_SLOT ? F_SLOT :                                                             \
+	 (k) == K_VCPU ? F_VCPU :                                                             \
+	 (k) == K_LEVEL ? F_LEVEL :                                                           \
+	 ((k) == K_PAGES || (k) == K_END || (k) == K_INDEX) ? F_COUNT :                       \
+	 ((k) == K_HVA || (k) == K_MASK || (k) == K_PTE) ? F_VALUE : F_ADDR)
+
+#define KEY(k, name, style) [k] = {name, KEY_FIELD(k), style}
+
 static const struct {
 	const char *name;
 	enum field field;
 	enum style style;
 } keys[K_COUNT] = {
-	[K_SLOT] = {"slot", F_SLOT, S_SLOT},    [K_GFN] = {"gfn", F_ADDR, S_HEX},
-	[K_PAGES] = {"pages", F_COUNT, S_HEX},  [K_HVA] = {"hva", F_VALUE, S_HEX},
-	[K_VCPU] = {"vcpu", F_VCPU, S_DEC},     [K_AS] = {"as", F_ADDR, S_DEC},
-	[K_CR3] = {"cr3", F_ADDR, S_HEX},       [K_ADDR] = {"addr", F_ADDR, S_HEX},
-	[K_LEVEL] = {"level", F_LEVEL, S_DEC},  [K_FIRST] = {"first", F_ADDR, S_HEX},
-	[K_MASK] = {"mask", F_VALUE, S_HEX},    [K_START] = {"start", F_ADDR, S_HEX},
-	[K_END] = {"end", F_COUNT, S_HEX},      [K_TABLE] = {"table", F_ADDR, S_HEX},
-	[K_INDEX] = {"index", F_COUNT, S_DEC},  [K_PTE] = {"pte", F_VALUE, S_HEX},
+	KEY(K_SLOT, "slot", S_SLOT),    KEY(K_GFN, "gfn", S_HEX),
+	KEY(K_PAGES, "pages", S_HEX),   KEY(K_HVA, "hva", S_HEX),
+	KEY(K_VCPU, "vcpu", S_DEC),     KEY(K_AS, "as", S_DEC),
+	KEY(K_CR3, "cr3", S_HEX),       KEY(K_ADDR, "addr", S_HEX),
+	KEY(K_LEVEL, "level", S_DEC),   KEY(K_FIRST, "first", S_HEX),
+	KEY(K_MASK, "mask", S_HEX),     KEY(K_START, "start", S_HEX),
+	KEY(K_END, "end", S_HEX),       KEY(K_TABLE, "table", S_HEX),
+	KEY(K_INDEX, "index", S_DEC),   KEY(K_PTE, "pte", S_HEX),
 };
 
 enum fword { W_W, W_X, W_DIRECT, W_DIRTY_LOG, W_READONLY, W_COUNT };
@@ -58,37 +74,69 @@ static const struct {
 #define KB(k) (1u << (k))
 #define NO_KEY 0xff
 
+/* Compile-time helpers for specs[]: NO_KEY contributes nothing. */
+#define KM(k) ((k) == NO_KEY ? 0u : 1u << ((k) & 31))
+#define FM(k) ((k) == NO_KEY ? 0u : 1u << KEY_FIELD(k))
+/* The op flag bits of a set of enum fword bits (same mapping as words[]). */
+#define WORD_BITS(w)                                                                          \
+	((((w) & KB(W_W)) ? EPTF_OPF_WRITE : 0u) | (((w) & KB(W_X)) ? EPTF_OPF_EXEC : 0u) |    \
+	 (((w) & KB(W_DIRECT)) ? EPTF_OPF_DIRECT : 0u) |                                       \
+	 (((w) & KB(W_DIRTY_LOG)) ? EPTF_SLOTF_DIRTY_LOG : 0u) |                               \
+	 (((w) & KB(W_READONLY)) ? EPTF_SLOTF_READONLY : 0u))
+
 /*
  * What one kind uses. order[] is the canonical key order on output (and the
- * set of keys the kind accepts); level_max is the highest legal level.
+ * set of keys the kind accepts); level_max is the highest legal level. The
+ * rest is derived from those at compile time, so that neither the parser
+ * nor eptf_op_validate() loops over the key table per op: key_mask is the
+ * keys accepted (bit per enum fkey), field_mask the struct eptf_op fields
+ * they land in (bit per enum field; every other field must be zero),
+ * flag_mask the op flag bits the kind allows.
  */
 struct kind_spec {
 	uint8_t order[4];
 	uint8_t words; /* bit per enum fword */
 	uint8_t level_max;
+	uint8_t field_mask;
+	uint8_t flag_mask;
+	uint32_t key_mask;
 };
 
-static const struct kind_spec specs[EPTF_OP_KIND_COUNT] = {
-	[EPTF_OP_SLOT_ADD] = {{K_SLOT, K_GFN, K_PAGES, K_HVA}, KB(W_DIRTY_LOG) | KB(W_READONLY), 0},
-	[EPTF_OP_SLOT_DELETE] = {{K_SLOT, NO_KEY, NO_KEY, NO_KEY}, 0, 0},
-	[EPTF_OP_SLOT_MOVE] = {{K_SLOT, K_GFN, NO_KEY, NO_KEY}, 0, 0},
-	[EPTF_OP_SLOT_FLAGS] = {{K_SLOT, NO_KEY, NO_KEY, NO_KEY}, KB(W_DIRTY_LOG) | KB(W_READONLY), 0},
-	/* as= or cr3=: handled by name in the parser and formatter */
-	[EPTF_OP_ROOT_LOAD] = {{K_VCPU, K_AS, K_CR3, NO_KEY}, 0, 0},
-	[EPTF_OP_MAP] = {{K_VCPU, K_ADDR, K_LEVEL, NO_KEY}, KB(W_W) | KB(W_X), 3},
-	[EPTF_OP_ACCESS] = {{K_VCPU, K_ADDR, NO_KEY, NO_KEY}, KB(W_W) | KB(W_X), 0},
-	[EPTF_OP_ZAP_RANGE] = {{K_GFN, K_PAGES, NO_KEY, NO_KEY}, 0, 0},
-	[EPTF_OP_PREPARE_ZAP] = {{K_GFN, K_LEVEL, NO_KEY, NO_KEY}, KB(W_DIRECT), 4},
-	[EPTF_OP_COMMIT_ZAP] = {{NO_KEY, NO_KEY, NO_KEY, NO_KEY}, 0, 0},
-	[EPTF_OP_GET_DIRTY_LOG] = {{K_SLOT, NO_KEY, NO_KEY, NO_KEY}, 0, 0},
-	[EPTF_OP_CLEAR_DIRTY_LOG] = {{K_SLOT, K_FIRST, K_MASK, NO_KEY}, 0, 0},
-	[EPTF_OP_WP_GFN] = {{K_GFN, NO_KEY, NO_KEY, NO_KEY}, 0, 0},
-	[EPTF_OP_CLEAR_FLUSH_YOUNG] = {{K_START, K_END, NO_KEY, NO_KEY}, 0, 0},
-	[EPTF_OP_CLEAR_YOUNG] = {{K_START, K_END, NO_KEY, NO_KEY}, 0, 0},
-	[EPTF_OP_UNMAP_HVA] = {{K_START, K_END, NO_KEY, NO_KEY}, 0, 0},
-	[EPTF_OP_GPT_WRITE] = {{K_TABLE, K_INDEX, K_PTE, NO_KEY}, 0, 0},
-	[EPTF_OP_SYNC] = {{K_VCPU, NO_KEY, NO_KEY, NO_KEY}, 0, 0},
-};
+/*
+ * Every kind: its keys in canonical order, its flag words, its highest
+ * level and extra flag bits. One list, so that specs[] and the fast
+ * parser's per-kind code (eptf__op_parse_fast()) cannot disagree.
+ */
+#define KINDS(X)                                                                                      \
+	X(EPTF_OP_SLOT_ADD, K_SLOT, K_GFN, K_PAGES, K_HVA, KB(W_DIRTY_LOG) | KB(W_READONLY), 0, 0)     \
+	X(EPTF_OP_SLOT_DELETE, K_SLOT, NO_KEY, NO_KEY, NO_KEY, 0, 0, 0)                               \
+	X(EPTF_OP_SLOT_MOVE, K_SLOT, K_GFN, NO_KEY, NO_KEY, 0, 0, 0)                                  \
+	X(EPTF_OP_SLOT_FLAGS, K_SLOT, NO_KEY, NO_KEY, NO_KEY, KB(W_DIRTY_LOG) | KB(W_READONLY), 0, 0) \
+	/* as= or cr3=: handled by name in the parser and formatter; as= sets DIRECT */               \
+	X(EPTF_OP_ROOT_LOAD, K_VCPU, K_AS, K_CR3, NO_KEY, 0, 0, EPTF_OPF_DIRECT)                       \
+	X(EPTF_OP_MAP, K_VCPU, K_ADDR, K_LEVEL, NO_KEY, KB(W_W) | KB(W_X), 3, 0)                       \
+	X(EPTF_OP_ACCESS, K_VCPU, K_ADDR, NO_KEY, NO_KEY, KB(W_W) | KB(W_X), 0, 0)                     \
+	X(EPTF_OP_ZAP_RANGE, K_GFN, K_PAGES, NO_KEY, NO_KEY, 0, 0, 0)                                  \
+	X(EPTF_OP_PREPARE_ZAP, K_GFN, K_LEVEL, NO_KEY, NO_KEY, KB(W_DIRECT), 4, 0)                     \
+	X(EPTF_OP_COMMIT_ZAP, NO_KEY, NO_KEY, NO_KEY, NO_KEY, 0, 0, 0)                                 \
+	X(EPTF_OP_GET_DIRTY_LOG, K_SLOT, NO_KEY, NO_KEY, NO_KEY, 0, 0, 0)                              \
+	X(EPTF_OP_CLEAR_DIRTY_LOG, K_SLOT, K_FIRST, K_MASK, NO_KEY, 0, 0, 0)                           \
+	X(EPTF_OP_WP_GFN, K_GFN, NO_KEY, NO_KEY, NO_KEY, 0, 0, 0)                                      \
+	X(EPTF_OP_CLEAR_FLUSH_YOUNG, K_START, K_END, NO_KEY, NO_KEY, 0, 0, 0)                          \
+	X(EPTF_OP_CLEAR_YOUNG, K_START, K_END, NO_KEY, NO_KEY, 0, 0, 0)                                \
+	X(EPTF_OP_UNMAP_HVA, K_START, K_END, NO_KEY, NO_KEY, 0, 0, 0)                                  \
+	X(EPTF_OP_GPT_WRITE, K_TABLE, K_INDEX, K_PTE, NO_KEY, 0, 0, 0)                                 \
+	X(EPTF_OP_SYNC, K_VCPU, NO_KEY, NO_KEY, NO_KEY, 0, 0, 0)
+
+#define SPEC(kind, k0, k1, k2, k3, w, lmax, extra_flags)                                      \
+	[kind] = {                                                                             \
+		.order = {k0, k1, k2, k3}, .words = (w), .level_max = (lmax),                  \
+		.field_mask = (uint8_t)(FM(k0) | FM(k1) | FM(k2) | FM(k3)),                    \
+		.flag_mask = (uint8_t)(WORD_BITS(w) | (extra_flags)),                          \
+		.key_mask = KM(k0) | KM(k1) | KM(k2) | KM(k3),                                 \
+	},
+
+static const struct kind_spec specs[EPTF_OP_KIND_COUNT] = {KINDS(SPEC)};
 
 static __attribute__((format(printf, 3, 4))) void say(char *detail, size_t len, const char *fmt, ...)
 {
@@ -134,29 +182,6 @@ static void set_field(struct eptf_op *op, enum field f, uint64_t v)
 	case F_COUNT: op->count = v; break;
 	case F_VALUE: op->value = v; break;
 	}
-}
-
-/* Keys @kind accepts, as a bit mask of enum fkey. */
-static uint32_t kind_keys(uint32_t kind)
-{
-	uint32_t m = 0;
-
-	for (int i = 0; i < 4; i++)
-		if (specs[kind].order[i] != NO_KEY)
-			m |= KB(specs[kind].order[i]);
-	return m;
-}
-
-static uint8_t kind_flag_bits(uint32_t kind)
-{
-	uint8_t m = 0;
-
-	for (int i = 0; i < W_COUNT; i++)
-		if (specs[kind].words & KB(i))
-			m |= words[i].bit;
-	if (kind == EPTF_OP_ROOT_LOAD)
-		m |= EPTF_OPF_DIRECT;
-	return m;
 }
 
 /* Range checks of one key's value: 0 or EPTF_EINVAL with @detail. */
@@ -234,41 +259,52 @@ static int check_key(uint32_t kind, enum fkey k, uint64_t v, char *detail, size_
 	return 0;
 }
 
+/* Bit per enum field: which fields of @op are not zero. */
+static unsigned nonzero_fields(const struct eptf_op *op)
+{
+	return (op->slot ? KB(F_SLOT) : 0u) | (op->vcpu ? KB(F_VCPU) : 0u) |
+	       (op->level ? KB(F_LEVEL) : 0u) | (op->addr ? KB(F_ADDR) : 0u) |
+	       (op->count ? KB(F_COUNT) : 0u) | (op->value ? KB(F_VALUE) : 0u);
+}
+
 int eptf_op_validate(const struct eptf_op *op, char *detail, size_t dlen)
 {
 	uint32_t kind = op->kind, mask;
+	const struct kind_spec *spec;
+	unsigned unused;
 	int r;
 
 	if (kind == EPTF_OP_NONE || kind >= EPTF_OP_KIND_COUNT) {
 		say(detail, dlen, "unknown op kind %u", kind);
 		return EPTF_EINVAL;
 	}
-	mask = kind_keys(kind);
+	spec = &specs[kind];
+	mask = spec->key_mask;
 	if (kind == EPTF_OP_ROOT_LOAD)
 		mask &= ~(op->flags & EPTF_OPF_DIRECT ? KB(K_CR3) : KB(K_AS));
-	/* every field the kind does not use must be zero */
-	for (int f = F_SLOT; f <= F_VALUE; f++) {
-		bool used = false;
+	/*
+	 * Every field the kind does not use must be zero; the lowest such field
+	 * is the one reported. (root_load's as= and cr3= both land in addr, so
+	 * its field mask does not depend on DIRECT.)
+	 */
+	unused = nonzero_fields(op) & ~(unsigned)spec->field_mask;
+	if (unused) {
+		static const char *const fname[] = {"slot", "vcpu", "level", "addr", "count", "value"};
 
-		for (int k = 0; k < K_COUNT; k++)
-			if ((mask & KB(k)) && keys[k].field == (enum field)f)
-				used = true;
-		if (!used && get_field(op, (enum field)f)) {
-			static const char *const fname[] = {"slot", "vcpu", "level", "addr", "count", "value"};
-			say(detail, dlen, "%s: field %s is not used by this op and must be 0",
-			    eptf_op_name(kind), fname[f]);
-			return EPTF_EINVAL;
-		}
-	}
-	if (op->flags & ~kind_flag_bits(kind)) {
-		say(detail, dlen, "%s: flags 0x%x not used by this op", eptf_op_name(kind),
-		    op->flags & ~kind_flag_bits(kind));
+		say(detail, dlen, "%s: field %s is not used by this op and must be 0",
+		    eptf_op_name(kind), fname[__builtin_ctz(unused)]);
 		return EPTF_EINVAL;
 	}
-	for (int k = 0; k < K_COUNT; k++) {
-		if (!(mask & KB(k)))
-			continue;
-		r = check_key(kind, (enum fkey)k, get_field(op, keys[k].field), detail, dlen);
+	if (op->flags & ~spec->flag_mask) {
+		say(detail, dlen, "%s: flags 0x%x not used by this op", eptf_op_name(kind),
+		    op->flags & ~spec->flag_mask);
+		return EPTF_EINVAL;
+	}
+	/* keys in enum fkey order: the first failing one is reported */
+	for (; mask; mask &= mask - 1) {
+		enum fkey k = (enum fkey)__builtin_ctz(mask);
+
+		r = check_key(kind, k, get_field(op, keys[k].field), detail, dlen);
 		if (r)
 			return r;
 	}
@@ -372,9 +408,107 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r';
 }
 
-static bool tok_is(const char *s, size_t n, const char *name)
+/*
+ * Token lookups: within one length, the first byte tells the names apart,
+ * so each is one switch and one compare instead of a loop over the table.
+ * Each returns exactly what a loop comparing the token with every name
+ * would (names are unique), tests/test_trace_equiv.c checks it.
+ */
+
+/* The op kind named by the @n bytes at @s, or EPTF_OP_NONE (as eptf_op_kind_by_name()). */
+static uint32_t kind_by_token(const char *s, size_t n)
 {
-	return strlen(name) == n && memcmp(s, name, n) == 0;
+	uint32_t k;
+	const char *name;
+
+	switch (n) {
+	case 3: k = EPTF_OP_MAP; break;
+	case 4: k = EPTF_OP_SYNC; break;
+	case 6: k = s[0] == 'a' ? EPTF_OP_ACCESS : EPTF_OP_WP_GFN; break;
+	case 8: k = EPTF_OP_SLOT_ADD; break;
+	case 9:
+		switch (s[0]) {
+		case 's': k = EPTF_OP_SLOT_MOVE; break;
+		case 'r': k = EPTF_OP_ROOT_LOAD; break;
+		case 'z': k = EPTF_OP_ZAP_RANGE; break;
+		case 'u': k = EPTF_OP_UNMAP_HVA; break;
+		case 'g': k = EPTF_OP_GPT_WRITE; break;
+		default: return EPTF_OP_NONE;
+		}
+		break;
+	case 10: k = s[0] == 's' ? EPTF_OP_SLOT_FLAGS : EPTF_OP_COMMIT_ZAP; break;
+	case 11:
+		switch (s[0]) {
+		case 's': k = EPTF_OP_SLOT_DELETE; break;
+		case 'p': k = EPTF_OP_PREPARE_ZAP; break;
+		case 'c': k = EPTF_OP_CLEAR_YOUNG; break;
+		default: return EPTF_OP_NONE;
+		}
+		break;
+	case 13: k = EPTF_OP_GET_DIRTY_LOG; break;
+	case 15: k = EPTF_OP_CLEAR_DIRTY_LOG; break;
+	case 17: k = EPTF_OP_CLEAR_FLUSH_YOUNG; break;
+	default: return EPTF_OP_NONE;
+	}
+	name = eptf_op_name(k);
+	return memcmp(s, name, n) == 0 && name[n] == '\0' ? k : EPTF_OP_NONE;
+}
+
+/* The key named by the @n bytes at @s, or K_COUNT. */
+static enum fkey key_by_token(const char *s, size_t n)
+{
+	enum fkey k;
+
+	switch (n) {
+	case 2: k = K_AS; break;
+	case 3:
+		switch (s[0]) {
+		case 'g': k = K_GFN; break;
+		case 'h': k = K_HVA; break;
+		case 'c': k = K_CR3; break;
+		case 'e': k = K_END; break;
+		case 'p': k = K_PTE; break;
+		default: return K_COUNT;
+		}
+		break;
+	case 4:
+		switch (s[0]) {
+		case 's': k = K_SLOT; break;
+		case 'v': k = K_VCPU; break;
+		case 'a': k = K_ADDR; break;
+		case 'm': k = K_MASK; break;
+		default: return K_COUNT;
+		}
+		break;
+	case 5:
+		switch (s[0]) {
+		case 'p': k = K_PAGES; break;
+		case 'l': k = K_LEVEL; break;
+		case 'f': k = K_FIRST; break;
+		case 's': k = K_START; break;
+		case 't': k = K_TABLE; break;
+		case 'i': k = K_INDEX; break;
+		default: return K_COUNT;
+		}
+		break;
+	default: return K_COUNT;
+	}
+	return memcmp(s, keys[k].name, n) == 0 && keys[k].name[n] == '\0' ? k : K_COUNT;
+}
+
+/* The flag word named by the @n bytes at @s, or W_COUNT. */
+static enum fword word_by_token(const char *s, size_t n)
+{
+	enum fword w;
+
+	switch (n) {
+	case 1: w = s[0] == 'w' ? W_W : W_X; break;
+	case 6: w = W_DIRECT; break;
+	case 8: w = W_READONLY; break;
+	case 9: w = W_DIRTY_LOG; break;
+	default: return W_COUNT;
+	}
+	return memcmp(s, words[w].name, n) == 0 && words[w].name[n] == '\0' ? w : W_COUNT;
 }
 
 /* Static reasons for eptf_op_parse(), indexed by enum perr. */
@@ -416,20 +550,14 @@ static enum perr parse_line(const char *line, size_t len, struct eptf_op *op, ch
 	while (p < end && !is_space(*p))
 		p++;
 	size_t nlen = (size_t)(p - name);
-	char nbuf[24];
-	kind = EPTF_OP_NONE;
-	if (nlen < sizeof(nbuf) && !memchr(name, '\0', nlen)) {
-		memcpy(nbuf, name, nlen);
-		nbuf[nlen] = '\0';
-		kind = eptf_op_kind_by_name(nbuf);
-	}
+	kind = kind_by_token(name, nlen);
 	if (kind == EPTF_OP_NONE) {
 		tokcopy(tok, sizeof(tok), name, nlen);
 		say(detail, dlen, "unknown op '%s'", tok);
 		return P_OP;
 	}
 	op->kind = kind;
-	allowed = kind_keys(kind);
+	allowed = specs[kind].key_mask;
 	for (;;) {
 		while (p < end && is_space(*p))
 			p++;
@@ -442,12 +570,9 @@ static enum perr parse_line(const char *line, size_t len, struct eptf_op *op, ch
 		const char *eq = memchr(t, '=', tlen);
 
 		if (!eq) {
-			int w;
+			enum fword w = word_by_token(t, tlen);
 
-			for (w = 0; w < W_COUNT; w++)
-				if ((specs[kind].words & KB(w)) && tok_is(t, tlen, words[w].name))
-					break;
-			if (w == W_COUNT) {
+			if (w == W_COUNT || !(specs[kind].words & KB(w))) {
 				tokcopy(tok, sizeof(tok), t, tlen);
 				say(detail, dlen, "unknown flag '%s' for %s", tok, eptf_op_name(kind));
 				return P_WORD;
@@ -461,7 +586,7 @@ static enum perr parse_line(const char *line, size_t len, struct eptf_op *op, ch
 			continue;
 		}
 		size_t klen = (size_t)(eq - t), vlen = tlen - klen - 1;
-		int k;
+		enum fkey k;
 		uint64_t v;
 
 		if (klen == 0 || vlen == 0) {
@@ -469,10 +594,8 @@ static enum perr parse_line(const char *line, size_t len, struct eptf_op *op, ch
 			say(detail, dlen, "malformed field '%s' (expected key=value)", tok);
 			return P_FIELD;
 		}
-		for (k = 0; k < K_COUNT; k++)
-			if ((allowed & KB(k)) && tok_is(t, klen, keys[k].name))
-				break;
-		if (k == K_COUNT) {
+		k = key_by_token(t, klen);
+		if (k == K_COUNT || !(allowed & KB(k))) {
 			tokcopy(tok, sizeof(tok), t, klen);
 			say(detail, dlen, "unknown key '%s' for %s", tok, eptf_op_name(kind));
 			return P_KEY;
@@ -517,6 +640,384 @@ static enum perr parse_line(const char *line, size_t len, struct eptf_op *op, ch
 	if (eptf_op_validate(op, detail, dlen))
 		return P_RANGE;
 	return P_OK;
+}
+
+/*
+ * The fast path (trace_int.h): the canonical spelling only, which is what
+ * the writer produces: the op name, then " key=number" for each key in
+ * specs[].order, then " flag" for each flag in enum fword order, then '\n'.
+ * Any other line returns 0 and goes through parse_line(). Every compare
+ * below may read up to EPTF__FAST_PAD bytes past the line's '\n' (fixed
+ * size loads instead of byte loops); the reader's block has that padding.
+ */
+
+/* The @n bytes at @p are the literal @lit. */
+#define AT(p, lit) (memcmp((p), (lit), sizeof(lit) - 1) == 0)
+
+static bool ends_token(char c)
+{
+	return c == ' ' || c == '\n';
+}
+
+/* The op kind whose name starts the line @p (followed by ' ' or '\n'), and its length. */
+static uint32_t fast_kind(const char *p, size_t *len)
+{
+#define NAME(lit, kind)                                    \
+	do {                                                \
+		if (AT(p, lit) && ends_token(p[sizeof(lit) - 1])) { \
+			*len = sizeof(lit) - 1;             \
+			return kind;                        \
+		}                                           \
+	} while (0)
+	switch (p[0]) {
+	case 'a': NAME("access", EPTF_OP_ACCESS); break;
+	case 'c':
+		NAME("commit_zap", EPTF_OP_COMMIT_ZAP);
+		NAME("clear_dirty_log", EPTF_OP_CLEAR_DIRTY_LOG);
+		NAME("clear_flush_young", EPTF_OP_CLEAR_FLUSH_YOUNG);
+		NAME("clear_young", EPTF_OP_CLEAR_YOUNG);
+		break;
+	case 'g':
+		NAME("gpt_write", EPTF_OP_GPT_WRITE);
+		NAME("get_dirty_log", EPTF_OP_GET_DIRTY_LOG);
+		break;
+	case 'm': NAME("map", EPTF_OP_MAP); break;
+	case 'p': NAME("prepare_zap", EPTF_OP_PREPARE_ZAP); break;
+	case 'r': NAME("root_load", EPTF_OP_ROOT_LOAD); break;
+	case 's':
+		NAME("sync", EPTF_OP_SYNC);
+		NAME("slot_add", EPTF_OP_SLOT_ADD);
+		NAME("slot_delete", EPTF_OP_SLOT_DELETE);
+		NAME("slot_move", EPTF_OP_SLOT_MOVE);
+		NAME("slot_flags", EPTF_OP_SLOT_FLAGS);
+		break;
+	case 'u': NAME("unmap_hva", EPTF_OP_UNMAP_HVA); break;
+	case 'w': NAME("wp_gfn", EPTF_OP_WP_GFN); break;
+	case 'z': NAME("zap_range", EPTF_OP_ZAP_RANGE); break;
+	}
+#undef NAME
+	return EPTF_OP_NONE;
+}
+
+/* The flag word that starts at @p (followed by ' ' or '\n'), and its length; W_COUNT if none. */
+static enum fword fast_word(const char *p, size_t *len)
+{
+#define WORD(lit, w)                                       \
+	do {                                                \
+		if (AT(p, lit) && ends_token(p[sizeof(lit) - 1])) { \
+			*len = sizeof(lit) - 1;             \
+			return w;                           \
+		}                                           \
+	} while (0)
+	switch (p[0]) {
+	case 'w': WORD("w", W_W); break;
+	case 'x': WORD("x", W_X); break;
+	case 'd':
+		WORD("direct", W_DIRECT);
+		WORD("dirty_log", W_DIRTY_LOG);
+		break;
+	case 'r': WORD("readonly", W_READONLY); break;
+	}
+#undef WORD
+	return W_COUNT;
+}
+
+/*
+ * " key=" as 8 bytes to compare under a mask of its length: one load and
+ * compare instead of a byte loop (byte arrays on both sides, so the order
+ * of bytes in the loaded word does not matter).
+ */
+static const struct {
+	char text[8];
+	uint8_t len;
+} key_pat[K_COUNT] = {
+	[K_SLOT] = {" slot=", 6},   [K_GFN] = {" gfn=", 5},     [K_PAGES] = {" pages=", 7},
+	[K_HVA] = {" hva=", 5},     [K_VCPU] = {" vcpu=", 6},   [K_AS] = {" as=", 4},
+	[K_CR3] = {" cr3=", 5},     [K_ADDR] = {" addr=", 6},   [K_LEVEL] = {" level=", 7},
+	[K_FIRST] = {" first=", 7}, [K_MASK] = {" mask=", 6},   [K_START] = {" start=", 7},
+	[K_END] = {" end=", 5},     [K_TABLE] = {" table=", 7}, [K_INDEX] = {" index=", 7},
+	[K_PTE] = {" pte=", 5},
+};
+
+static const char len_mask[8][8] = {
+	"", "\xff", "\xff\xff", "\xff\xff\xff", "\xff\xff\xff\xff", "\xff\xff\xff\xff\xff",
+	"\xff\xff\xff\xff\xff\xff", "\xff\xff\xff\xff\xff\xff\xff",
+};
+
+static bool key_at(const char *p, enum fkey k)
+{
+	uint64_t have, want, mask;
+
+	memcpy(&have, p, 8);
+	memcpy(&want, key_pat[k].text, 8);
+	memcpy(&mask, len_mask[key_pat[k].len], 8);
+	return ((have ^ want) & mask) == 0;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/*
+ * Hex digits eight at a time (SWAR), little-endian only: the first digit is
+ * the lowest byte of the loaded word.
+ */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static uint64_t load8(const unsigned char *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+	return x;
+}
+
+/* 0x80 in each byte of @x that is not a hex digit ('0'-'9', 'a'-'f', 'A'-'F'). */
+static uint64_t nonhex_bytes(uint64_t x)
+{
+	uint64_t y = x & ~HIGHS;  /* 7-bit bytes: the sums below carry into no other byte */
+	uint64_t z = y | 0x20 * ONES; /* 'A'-'F' -> 'a'-'f' */
+	/* high bit of a byte: >= lo for + (0x80 - lo); > hi for + (0x7f - hi) */
+	uint64_t dig = (y + (0x80 - '0') * ONES) & ~(y + (0x7f - '9') * ONES);
+	uint64_t let = (z + (0x80 - 'a') * ONES) & ~(z + (0x7f - 'f') * ONES);
+
+	return (~(dig | let) | x) & HIGHS;
+}
+
+/* The value of the first @n (1..8) hex digits of @x. */
+static uint64_t hex_value(uint64_t x, unsigned n)
+{
+	/* each byte its digit's value: low nibble, + 9 for a letter (bit 6) */
+	uint64_t v = (x & 0x0f * ONES) + 9 * ((x >> 6) & ONES);
+
+	/* last digit to the lowest byte, the bytes after the number shifted out */
+	v = __builtin_bswap64(v) >> (8 * (8 - n));
+	/* two nibbles per byte, then pairs of bytes, then pairs of 16-bit halves */
+	v = (v | v >> 4) & 0x00ff00ff00ff00ffull;
+	v = (v | v >> 8) & 0x0000ffff0000ffffull;
+	return (v | v >> 16) & 0xffffffffull;
+}
+
+/* fast_hex() with the first 8 bytes @x at @p all hex digits: 9..16 digits. */
+static __attribute__((noinline)) unsigned fast_hex_long(const unsigned char *p, uint64_t x,
+							 uint64_t *out)
+{
+	uint64_t x2 = load8(p + 8), m = nonhex_bytes(x2);
+	unsigned n;
+
+	if (!m) {
+		if (!(nonhex_bytes(p[16]) & 0x80))
+			return 0; /* more than 16 */
+		n = 8;
+	} else {
+		n = (unsigned)__builtin_ctzll(m) / 8;
+	}
+	*out = n ? hex_value(x, 8) << (4 * n) | hex_value(x2, n) : hex_value(x, 8);
+	return 8 + n;
+}
+
+/* 1..16 hex digits at @p: their count (0 for none or more than 16) and value. */
+static inline __attribute__((always_inline)) unsigned fast_hex(const unsigned char *p, uint64_t *out)
+{
+	uint64_t x = load8(p), m = nonhex_bytes(x);
+	unsigned n;
+
+	if (!m)
+		return fast_hex_long(p, x, out);
+	n = (unsigned)__builtin_ctzll(m) / 8;
+	if (n)
+		*out = hex_value(x, n);
+	return n;
+}
+#else
+/* hexval[c] is 0x10 | digit for a hex digit, else 0. */
+#define HEXCH(c, d) [c] = 0x10 | (d)
+static const uint8_t hexval[256] = {
+	HEXCH('0', 0), HEXCH('1', 1), HEXCH('2', 2), HEXCH('3', 3), HEXCH('4', 4), HEXCH('5', 5),
+	HEXCH('6', 6), HEXCH('7', 7), HEXCH('8', 8), HEXCH('9', 9), HEXCH('a', 10), HEXCH('b', 11),
+	HEXCH('c', 12), HEXCH('d', 13), HEXCH('e', 14), HEXCH('f', 15), HEXCH('A', 10), HEXCH('B', 11),
+	HEXCH('C', 12), HEXCH('D', 13), HEXCH('E', 14), HEXCH('F', 15),
+};
+
+static unsigned fast_hex(const unsigned char *p, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned n, h;
+
+	for (n = 0; (h = hexval[p[n]]) != 0; n++) {
+		if (n == 16)
+			return 0;
+		v = v << 4 | (h & 15);
+	}
+	*out = v;
+	return n;
+}
+#endif
+
+/* 1..19 decimal digits at *@pp (no overflow possible), followed by ' ' or '\n'. */
+static inline __attribute__((always_inline)) bool fast_dec(const char **pp, uint64_t *out)
+{
+	const unsigned char *p = (const unsigned char *)*pp, *d = p;
+	uint64_t v = 0;
+	unsigned h;
+
+	while ((h = (unsigned)(*p - '0')) < 10) {
+		v = v * 10 + h;
+		p++;
+	}
+	if (p == d || p - d > 19 || !ends_token((char)*p))
+		return false;
+	*pp = (const char *)p;
+	*out = v;
+	return true;
+}
+
+/* "0x" and 1..16 hex digits at *@pp, followed by ' ' or '\n'. */
+static inline __attribute__((always_inline)) bool fast_hexnum(const char **pp, uint64_t *out)
+{
+	const char *p = *pp;
+	unsigned n;
+
+	if (p[0] != '0' || p[1] != 'x')
+		return false;
+	n = fast_hex((const unsigned char *)p + 2, out);
+	if (!n || !ends_token(p[2 + n]))
+		return false;
+	*pp = p + 2 + n;
+	return true;
+}
+
+/*
+ * The bounds check_key() enforces, as data: min <= v <= max and no bit of
+ * align set (level: 1..the kind's level_max). Checked against
+ * check_key() by tests/test_trace_equiv.c through the parser.
+ */
+#define LIM(min, max, align) {(min), (max) - (min), (align)}
+static const struct {
+	uint64_t min, span, align; /* valid: v - min <= span (unsigned) */
+} key_lim[K_COUNT] = {
+	[K_SLOT] = LIM(0, 0x1ffff, 0),
+	[K_GFN] = LIM(0, EPTF_TRACE_PAGE_LIMIT - 1, 0),
+	[K_PAGES] = LIM(1, EPTF_TRACE_PAGE_LIMIT, 0),
+	[K_HVA] = LIM(0, UINT64_MAX, 0xfff),
+	[K_VCPU] = LIM(0, EPTF_MAX_VCPUS - 1, 0),
+	[K_AS] = LIM(0, 1, 0),
+	[K_CR3] = LIM(0, EPTF_TRACE_PAGE_LIMIT - 1, 0),
+	[K_ADDR] = LIM(0, EPTF_TRACE_PAGE_LIMIT - 1, 0),
+	[K_LEVEL] = LIM(1, 1, 0), /* the span is the kind's: level_max - 1 */
+	[K_FIRST] = LIM(0, EPTF_TRACE_PAGE_LIMIT - 1, 63),
+	[K_MASK] = LIM(0, UINT64_MAX, 0),
+	[K_START] = LIM(0, UINT64_MAX, 0),
+	[K_END] = LIM(0, UINT64_MAX, 0),
+	[K_TABLE] = LIM(0, EPTF_TRACE_PAGE_LIMIT - 1, 0),
+	[K_INDEX] = LIM(0, 511, 0),
+	[K_PTE] = LIM(0, UINT64_MAX, 0),
+};
+
+/* Kinds with the cross-field rules of eptf_op_validate(). */
+#define SUM_KINDS (KB(EPTF_OP_SLOT_ADD) | KB(EPTF_OP_ZAP_RANGE))
+#define RANGE_KINDS (KB(EPTF_OP_CLEAR_FLUSH_YOUNG) | KB(EPTF_OP_CLEAR_YOUNG) | KB(EPTF_OP_UNMAP_HVA))
+
+/*
+ * One " key=number" at @p, checked against check_key()'s bounds into
+ * @val[field]; NO_KEY: nothing. The new position, or NULL. Inlined with a
+ * constant @kind and @k (fast_keys()), so that the pattern, the bounds and
+ * the field fold into the code.
+ */
+static inline __attribute__((always_inline)) const char *fast_key(const char *p, uint32_t kind,
+								  unsigned k, uint64_t *val)
+{
+	uint64_t v, span;
+
+	if (k == NO_KEY)
+		return p;
+	if (!key_at(p, (enum fkey)k))
+		return NULL;
+	p += key_pat[k].len;
+	/* the writer's spelling: decimal or hex by the key's style, slot either */
+	if (keys[k].style == S_DEC ? !fast_dec(&p, &v) :
+	    keys[k].style == S_HEX ? !fast_hexnum(&p, &v) :
+	    !(p[1] == 'x' ? fast_hexnum(&p, &v) : fast_dec(&p, &v)))
+		return NULL;
+	span = k == K_LEVEL ? specs[kind].level_max - 1u : key_lim[k].span;
+	if (v - key_lim[k].min > span || (v & key_lim[k].align))
+		return NULL;
+	val[KEY_FIELD(k)] = v;
+	return p;
+}
+
+/* root_load's keys {vcpu, as, cr3}: vcpu and exactly one of the other two; as= is DIRECT. */
+static inline __attribute__((always_inline)) const char *fast_root_load(const char *p, uint64_t *val,
+									 unsigned *flags)
+{
+	p = fast_key(p, EPTF_OP_ROOT_LOAD, K_VCPU, val);
+	if (!p)
+		return NULL;
+	if (key_at(p, K_AS)) {
+		*flags = EPTF_OPF_DIRECT;
+		return fast_key(p, EPTF_OP_ROOT_LOAD, K_AS, val);
+	}
+	return fast_key(p, EPTF_OP_ROOT_LOAD, K_CR3, val);
+}
+
+size_t eptf__op_parse_fast(const char *line, struct eptf_op *op)
+{
+	const struct kind_spec *spec;
+	uint64_t val[F_VALUE + 1] = {0};
+	const char *p = line;
+	unsigned flags = 0;
+	int last_word = -1;
+	uint32_t kind;
+	size_t n;
+
+	kind = fast_kind(p, &n);
+	p += n;
+	/* per kind, its keys in order, each a constant in the code */
+	switch (kind) {
+#define FAST_CASE(kind, k0, k1, k2, k3, w, lmax, extra)                 \
+	case kind:                                                       \
+		if ((kind) == EPTF_OP_ROOT_LOAD) {                       \
+			p = fast_root_load(p, val, &flags);              \
+			break;                                           \
+		}                                                        \
+		p = fast_key(p, kind, k0, val);                          \
+		p = p ? fast_key(p, kind, k1, val) : NULL;               \
+		p = p ? fast_key(p, kind, k2, val) : NULL;               \
+		p = p ? fast_key(p, kind, k3, val) : NULL;               \
+		break;
+	KINDS(FAST_CASE)
+#undef FAST_CASE
+	default:
+		return 0;
+	}
+	if (!p)
+		return 0;
+	spec = &specs[kind];
+	/* flags: each allowed, in enum fword order, so none twice */
+	while (*p == ' ') {
+		enum fword w = fast_word(p + 1, &n);
+
+		if (w == W_COUNT || !(spec->words & KB(w)) || (int)w <= last_word)
+			return 0;
+		last_word = (int)w;
+		flags |= words[w].bit;
+		p += 1 + n;
+	}
+	if (*p != '\n' || (size_t)(p - line) > EPTF_TRACE_MAX_LINE)
+		return 0;
+	/* eptf_op_validate()'s cross-field rules; the rest holds by construction */
+	if ((KB(kind) & SUM_KINDS) && val[F_ADDR] + val[F_COUNT] > EPTF_TRACE_PAGE_LIMIT)
+		return 0;
+	if ((KB(kind) & RANGE_KINDS) && val[F_COUNT] <= val[F_ADDR])
+		return 0;
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	op->slot = (uint32_t)val[F_SLOT];
+	op->vcpu = (uint32_t)val[F_VCPU];
+	op->level = (uint8_t)val[F_LEVEL];
+	op->flags = (uint8_t)flags;
+	op->addr = val[F_ADDR];
+	op->count = val[F_COUNT];
+	op->value = val[F_VALUE];
+	return (size_t)(p - line) + 1;
 }
 
 int eptf_op_parse_detail(const char *line, size_t len, struct eptf_op *op, char *detail, size_t dlen)

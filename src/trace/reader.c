@@ -14,6 +14,8 @@
 #include <eptflush/mmu.h>
 #include <eptflush/trace.h>
 
+#include "trace_int.h"
+
 #define BLOCK 65536
 
 struct eptf_trace_reader {
@@ -27,7 +29,8 @@ struct eptf_trace_reader {
 	bool eof;               /* the stream is exhausted */
 	struct eptf_diag last;  /* the diagnostic of @err */
 	size_t bpos, blen;      /* unread bytes are block[bpos, blen) */
-	char block[BLOCK];
+	/* + a '\n' at block[blen] (the fast path's sentinel) + the pad it may read */
+	char block[BLOCK + 1 + EPTF__FAST_PAD];
 	char line[EPTF_TRACE_MAX_LINE + 1];
 };
 
@@ -67,8 +70,9 @@ static int next_line(struct eptf_trace_reader *r, size_t *lenp, struct eptf_diag
 	r->lineno++;
 	for (;;) {
 		if (r->bpos == r->blen) {
-			r->blen = fread(r->block, 1, sizeof(r->block), r->f);
+			r->blen = fread(r->block, 1, BLOCK, r->f);
 			r->bpos = 0;
+			r->block[r->blen] = '\n';
 			if (r->blen == 0) {
 				if (ferror(r->f))
 					return fail(r, diag, EPTF_EIO, "read error: %s", strerror(errno));
@@ -244,6 +248,7 @@ static int open_common(FILE *f, bool own, const char *name, struct eptf_trace_he
 	}
 	r->f = f;
 	r->own = own;
+	r->block[0] = '\n'; /* the sentinel of the (empty) block */
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	ret = read_header(r, hdr, diag);
 	if (ret < 0) {
@@ -276,10 +281,31 @@ int eptf_trace_open(const char *path, struct eptf_trace_header *hdr, struct eptf
 	return open_common(f, true, path, hdr, out, diag);
 }
 
-int eptf_trace_read(struct eptf_trace_reader *r, struct eptf_op *op, struct eptf_diag *diag)
+/*
+ * The general path of eptf_trace_read(): the next op line through
+ * next_line() (which refills the block) and eptf_op_parse_detail(),
+ * skipping blank and comment lines. 1, 0 at the end, or < 0. Out of line,
+ * so that the fast path does not pay for its frame.
+ */
+static __attribute__((noinline)) int read_general(struct eptf_trace_reader *r, struct eptf_op *op,
+						  struct eptf_diag *diag)
 {
 	char detail[sizeof(diag->msg) - 64];
 	size_t len;
+	int ret;
+
+	ret = next_line(r, &len, diag);
+	if (ret <= 0)
+		return ret;
+	if (is_blank(r->line))
+		return 2;
+	if (eptf_op_parse_detail(r->line, len, op, detail, sizeof(detail)))
+		return fail(r, diag, EPTF_EPARSE, "%s", detail);
+	return 1;
+}
+
+int eptf_trace_read(struct eptf_trace_reader *r, struct eptf_op *op, struct eptf_diag *diag)
+{
 	int ret;
 
 	if (r->err) {
@@ -288,14 +314,27 @@ int eptf_trace_read(struct eptf_trace_reader *r, struct eptf_op *op, struct eptf
 		return r->err;
 	}
 	for (;;) {
-		ret = next_line(r, &len, diag);
+		/*
+		 * Fast path: a canonical op line that ends inside the block is
+		 * parsed in place (no copy, no second scan for the newline). A
+		 * line ending at the sentinel may go on in the next block; that
+		 * one, and every line the fast path declines, takes the general
+		 * path, which accepts or diagnoses it as it always did.
+		 */
+		size_t n = eptf__op_parse_fast(r->block + r->bpos, op);
+
+		if (n && n <= r->blen - r->bpos) {
+			r->bpos += n;
+			r->lineno++;
+			break;
+		}
+		ret = read_general(r, op, diag);
 		if (ret <= 0)
 			return ret;
-		if (!is_blank(r->line))
+		if (ret == 1)
 			break;
+		/* 2: a blank or comment line */
 	}
-	if (eptf_op_parse_detail(r->line, len, op, detail, sizeof(detail)))
-		return fail(r, diag, EPTF_EPARSE, "%s", detail);
 	if ((op->kind == EPTF_OP_ROOT_LOAD || op->kind == EPTF_OP_MAP || op->kind == EPTF_OP_ACCESS ||
 	     op->kind == EPTF_OP_SYNC) &&
 	    op->vcpu >= r->nr_vcpus)

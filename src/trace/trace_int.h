@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Private to src/trace: the reader's fast path into the line parser. */
+#ifndef EPTF_TRACE_INT_H
+#define EPTF_TRACE_INT_H
+
+#include <stddef.h>
+
+#include <eptflush/op.h>
+
+/*
+ * Parse the op line at @line in the writer's canonical spelling (single
+ * spaces, lower-case names and hex, no comment, no CR, at most
+ * EPTF_TRACE_MAX_LINE bytes) and valid. The caller guarantees a '\n' at
+ * or after @line in the buffer (a sentinel at its end will do), followed
+ * by at least EPTF__FAST_PAD readable bytes: the parser compares with fixed
+ * size loads that may read that far past the first '\n', and looks at no
+ * byte beyond.
+ *
+ * Returns the line's length including its '\n', with @op exactly as
+ * eptf_op_parse_detail() would set it; or 0 for any other line (blank,
+ * comment, another spelling, an error), leaving @op undefined: the caller
+ * then takes the general path, which accepts or diagnoses it. So the fast
+ * path accepts a subset of what the general parser accepts, with the same
+ * result, and never produces a diagnostic of its own.
+ */
+#define EPTF__FAST_PAD 32
+
+size_t eptf__op_parse_fast(const char *line, struct eptf_op *op);
+
+#endif

@@ -324,19 +324,60 @@ int eptf_op_validate(const struct eptf_op *op, char *detail, size_t dlen)
 	return 0;
 }
 
+static char *put_text(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* @v in decimal, as "%llu". */
+static char *put_dec(char *p, uint64_t v)
+{
+	char t[20];
+	int i = 0;
+
+	do {
+		t[i++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (i)
+		*p++ = t[--i];
+	return p;
+}
+
+/* @v in hex after "0x", as "0x%llx". */
+static char *put_hex(char *p, uint64_t v)
+{
+	int i = v ? (67 - __builtin_clzll(v)) / 4 : 1; /* digits */
+
+	*p++ = '0';
+	*p++ = 'x';
+	p += i;
+	for (char *q = p; i--; v >>= 4)
+		*--q = "0123456789abcdef"[v & 15];
+	return p;
+}
+
+/*
+ * The line is built in a local buffer (at most ~160 bytes: a name, four keys
+ * with 20-digit numbers, the flags) with no printf, then copied. When @len
+ * is too small, @buf gets what the snprintf() pieces of the former version
+ * left there: the line cut to @len - 1 bytes.
+ */
 int eptf_op_format(const struct eptf_op *op, char *buf, size_t len)
 {
-	size_t n = 0;
-	int r;
+	const struct kind_spec *spec;
+	char line[256], *p = line;
+	size_t n;
 
 	if (eptf_op_validate(op, NULL, 0))
 		return EPTF_EINVAL;
-	r = snprintf(buf, len, "%s", eptf_op_name(op->kind));
-	if (r < 0 || (size_t)r >= len)
-		return EPTF_ENOSPC;
-	n = (size_t)r;
+	spec = &specs[op->kind];
+	p = put_text(p, eptf_op_name(op->kind));
 	for (int i = 0; i < 4; i++) {
-		enum fkey k = specs[op->kind].order[i];
+		enum fkey k = spec->order[i];
 		uint64_t v;
 
 		if (k == (enum fkey)NO_KEY)
@@ -346,22 +387,30 @@ int eptf_op_format(const struct eptf_op *op, char *buf, size_t len)
 		     (k == K_CR3 && (op->flags & EPTF_OPF_DIRECT))))
 			continue;
 		v = get_field(op, keys[k].field);
+		*p++ = ' ';
+		p = put_text(p, keys[k].name);
+		*p++ = '=';
 		if (keys[k].style == S_DEC || (keys[k].style == S_SLOT && v < 0x10000))
-			r = snprintf(buf + n, len - n, " %s=%llu", keys[k].name, (unsigned long long)v);
+			p = put_dec(p, v);
 		else
-			r = snprintf(buf + n, len - n, " %s=0x%llx", keys[k].name, (unsigned long long)v);
-		if (r < 0 || (size_t)r >= len - n)
-			return EPTF_ENOSPC;
-		n += (size_t)r;
+			p = put_hex(p, v);
 	}
 	for (int w = 0; w < W_COUNT; w++) {
-		if (!(specs[op->kind].words & KB(w)) || !(op->flags & words[w].bit))
+		if (!(spec->words & KB(w)) || !(op->flags & words[w].bit))
 			continue;
-		r = snprintf(buf + n, len - n, " %s", words[w].name);
-		if (r < 0 || (size_t)r >= len - n)
-			return EPTF_ENOSPC;
-		n += (size_t)r;
+		*p++ = ' ';
+		p = put_text(p, words[w].name);
 	}
+	n = (size_t)(p - line);
+	if (n >= len) {
+		if (len) {
+			memcpy(buf, line, len - 1);
+			buf[len - 1] = '\0';
+		}
+		return EPTF_ENOSPC;
+	}
+	memcpy(buf, line, n);
+	buf[n] = '\0';
 	return (int)n;
 }
 

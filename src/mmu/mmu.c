@@ -237,6 +237,18 @@ struct eptf_mmu {
 	bool ctx_used; /* some field of @ctx was set since it was last zeroed */
 	enum eptf_site site;
 	bool pending;
+	/*
+	 * The leaf the last ACCESS op ended on, valid until the next
+	 * eptf_mmu_apply() or eptf_mmu_finish() (nothing changes in between):
+	 * the parent's translation of that same address right after the
+	 * access, on a TLB miss, reads it instead of walking again.
+	 */
+	struct {
+		bool valid;
+		uint64_t root_hpa, addr;
+		uint32_t leaf;
+		unsigned i;
+	} last;
 
 	uint64_t *pool[POOL_MAX]; /* free tables, all zero (counted in st.bytes) */
 	unsigned npool;
@@ -1598,6 +1610,11 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 				rmap_note(sl, sp->level, g, SPTE_A);
 		}
 		sp->spt[lidx] = s;
+		m->last.valid = true;
+		m->last.root_hpa = SP(m, v->root)->hpa;
+		m->last.addr = op->addr;
+		m->last.leaf = li;
+		m->last.i = lidx;
 	}
 	return 0;
 }
@@ -2442,6 +2459,7 @@ int eptf_mmu_apply(struct eptf_mmu *m, const struct eptf_op *op, uint64_t op_ind
 		return EPTF_EINVAL;
 	if (m->pending)
 		return EPTF_EBUSY;
+	m->last.valid = false;
 	/*
 	 * Field by field: most ops (accesses) set none of the flush point's
 	 * context, and two memsets of ~150 bytes per op were 4% of a replay.
@@ -2550,6 +2568,7 @@ void eptf_mmu_finish(struct eptf_mmu *m)
 {
 	if (!m)
 		return;
+	m->last.valid = false;
 	for (size_t k = 0; k < m->tofree.n; k++) {
 		const struct sp *sp = SP(m, m->tofree.v[k]);
 		uint64_t root_hpa = sp->level == 4 ? sp->hpa : 0;
@@ -2580,11 +2599,21 @@ void eptf_mmu_set_root_freed(struct eptf_mmu *m, eptf_root_freed_fn fn, void *ct
 	m->root_freed_ctx = ctx;
 }
 
-int eptf_mmu_translate(const struct eptf_mmu *m, uint64_t root_hpa, uint64_t addr, struct eptf_xlate *out)
+/* The translation of @addr by the leaf SPTE @s at level @lv. */
+static void xlate_fill(uint64_t s, unsigned lv, uint64_t addr, struct eptf_xlate *out)
+{
+	out->frame = SPTE_FRAME(s) + (addr & (PPL(lv) - 1));
+	out->level = (uint8_t)lv;
+	out->writable = s & SPTE_W;
+	out->executable = s & SPTE_X;
+	out->accessed = s & SPTE_A;
+}
+
+static int xlate_walk(const struct eptf_mmu *m, uint64_t root_hpa, uint64_t addr, struct eptf_xlate *out)
 {
 	uint64_t v;
 
-	if (!m || !out || addr >= INPUT_LIMIT || !eptf_u64map_get(&m->roots, root_hpa, &v))
+	if (!eptf_u64map_get(&m->roots, root_hpa, &v))
 		return EPTF_ENOENT;
 	uint32_t cur = (uint32_t)v;
 	for (unsigned lv = 4; lv >= 1; lv--) {
@@ -2592,16 +2621,30 @@ int eptf_mmu_translate(const struct eptf_mmu *m, uint64_t root_hpa, uint64_t add
 		if (!(s & SPTE_P))
 			return EPTF_ENOENT;
 		if (!(s & SPTE_LINK)) {
-			out->frame = SPTE_FRAME(s) + (addr & (PPL(lv) - 1));
-			out->level = (uint8_t)lv;
-			out->writable = s & SPTE_W;
-			out->executable = s & SPTE_X;
-			out->accessed = s & SPTE_A;
+			xlate_fill(s, lv, addr, out);
 			return 0;
 		}
 		cur = SPTE_CHILD(s);
 	}
 	return EPTF_ENOENT;
+}
+
+int eptf_mmu_translate(const struct eptf_mmu *m, uint64_t root_hpa, uint64_t addr, struct eptf_xlate *out)
+{
+	if (!m || !out || addr >= INPUT_LIMIT)
+		return EPTF_ENOENT;
+	if (m->last.valid && m->last.root_hpa == root_hpa && m->last.addr == addr) {
+		const struct sp *sp = SP(m, m->last.leaf);
+		xlate_fill(sp->spt[m->last.i], sp->level, addr, out);
+#ifndef NDEBUG
+		struct eptf_xlate w;
+		assert(xlate_walk(m, root_hpa, addr, &w) == 0 && w.frame == out->frame && w.level == out->level &&
+		       w.writable == out->writable && w.executable == out->executable &&
+		       w.accessed == out->accessed);
+#endif
+		return 0;
+	}
+	return xlate_walk(m, root_hpa, addr, out);
 }
 
 uint64_t eptf_mmu_vcpu_root(const struct eptf_mmu *m, unsigned vcpu)

@@ -1187,7 +1187,12 @@ static bool check_line(const char *line, size_t n, bool canonical)
 	fbuf[n] = '\n';
 	for (size_t i = n + 1; i < n + 1 + EPTF__FAST_PAD; i++)
 		fbuf[i] = (char)(rnd() % 2 ? alphabet[rnd() % (sizeof(alphabet) - 1)] : (char)rnd());
-	fl = eptf__op_parse_fast(fbuf, &of);
+	memset(&of, 0x5a, sizeof(of));
+	memcpy(&o1, &of, sizeof(of));
+	/* with the line's '\n' as the block's sentinel: declined, @op untouched */
+	assert_int_equal(eptf__op_parse_fast(fbuf, fbuf + n, &of), 0);
+	assert_memory_equal(&of, &o1, sizeof(of));
+	fl = eptf__op_parse_fast(fbuf, fbuf + n + 1, &of);
 	if (fl) {
 		assert_int_equal(fl, n + 1);
 		assert_int_equal(r2, 0);
@@ -1282,10 +1287,14 @@ static void same_reads(const char *data, size_t size, const char *what)
 	for (unsigned long ops = 0;; ops++) {
 		memset(&g1, 0, sizeof(g1));
 		memset(&g2, 0, sizeof(g2));
+		/* the op as left by every call, not only by a successful one */
+		memset(&o1, (int)ops, sizeof(o1));
+		memset(&o2, (int)ops, sizeof(o2));
 		a = eptf_trace_read(r1, &o1, &g1);
 		b = ref_trace_read(r2, &o2, &g2);
 		if (a != b)
 			fail_msg("%s: op %lu: %d vs %d (%s | %s)", what, ops, a, b, g1.msg, g2.msg);
+		assert_memory_equal(&o1, &o2, sizeof(o1));
 		if (a < 0) {
 			assert_string_equal(g1.msg, g2.msg);
 			/* sticky */
@@ -1418,6 +1427,10 @@ static void test_read_corpus(void **state)
 	n += corpus_dir(EPTF_SOURCE_DIR "/fuzz/corpus/fuzz_trace_read", "");
 	n += corpus_dir(EPTF_SOURCE_DIR "/data", ".trace");
 	assert_true(n > 70);
+	/* more, e.g. a corpus a fuzzer grew: EPTF_EQUIV_CORPUS=DIR */
+	if (getenv("EPTF_EQUIV_CORPUS"))
+		printf("%u files in %s\n", corpus_dir(getenv("EPTF_EQUIV_CORPUS"), ""),
+		       getenv("EPTF_EQUIV_CORPUS"));
 }
 
 int main(void)

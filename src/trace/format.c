@@ -1007,7 +1007,7 @@ static inline __attribute__((always_inline)) const char *fast_root_load(const ch
 	return fast_key(p, EPTF_OP_ROOT_LOAD, K_CR3, val);
 }
 
-size_t eptf__op_parse_fast(const char *line, struct eptf_op *op)
+size_t eptf__op_parse_fast(const char *line, const char *end, struct eptf_op *op)
 {
 	const struct kind_spec *spec;
 	uint64_t val[F_VALUE + 1] = {0};
@@ -1050,7 +1050,8 @@ size_t eptf__op_parse_fast(const char *line, struct eptf_op *op)
 		flags |= words[w].bit;
 		p += 1 + n;
 	}
-	if (*p != '\n' || (size_t)(p - line) > EPTF_TRACE_MAX_LINE)
+	/* (a line the fast path takes is never near the length limit; checked anyway) */
+	if (*p != '\n' || p >= end || (size_t)(p - line) > EPTF_TRACE_MAX_LINE)
 		return 0;
 	/* eptf_op_validate()'s cross-field rules; the rest holds by construction */
 	if ((KB(kind) & SUM_KINDS) && val[F_ADDR] + val[F_COUNT] > EPTF_TRACE_PAGE_LIMIT)

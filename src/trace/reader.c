@@ -319,11 +319,13 @@ int eptf_trace_read(struct eptf_trace_reader *r, struct eptf_op *op, struct eptf
 		 * parsed in place (no copy, no second scan for the newline). A
 		 * line ending at the sentinel may go on in the next block; that
 		 * one, and every line the fast path declines, takes the general
-		 * path, which accepts or diagnoses it as it always did.
+		 * path, which accepts or diagnoses it as it always did. The fast
+		 * path leaves @op alone unless it takes the line, so @op after
+		 * an error or the end is what it was before, too.
 		 */
-		size_t n = eptf__op_parse_fast(r->block + r->bpos, op);
+		size_t n = eptf__op_parse_fast(r->block + r->bpos, r->block + r->blen, op);
 
-		if (n && n <= r->blen - r->bpos) {
+		if (n) {
 			r->bpos += n;
 			r->lineno++;
 			break;

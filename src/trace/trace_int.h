@@ -18,13 +18,15 @@
  *
  * Returns the line's length including its '\n', with @op exactly as
  * eptf_op_parse_detail() would set it; or 0 for any other line (blank,
- * comment, another spelling, an error), leaving @op undefined: the caller
- * then takes the general path, which accepts or diagnoses it. So the fast
- * path accepts a subset of what the general parser accepts, with the same
- * result, and never produces a diagnostic of its own.
+ * comment, another spelling, an error) and for a line whose '\n' is at or
+ * after @end (the sentinel: the line may go on in the next block). On 0,
+ * @op is not touched: the caller takes the general path, which accepts or
+ * diagnoses the line. So the fast path accepts a subset of what the
+ * general parser accepts, with the same result, and never produces a
+ * diagnostic of its own.
  */
 #define EPTF__FAST_PAD 32
 
-size_t eptf__op_parse_fast(const char *line, struct eptf_op *op);
+size_t eptf__op_parse_fast(const char *line, const char *end, struct eptf_op *op);
 
 #endif

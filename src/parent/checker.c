@@ -154,12 +154,41 @@ static int run_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+/*
+ * Sort @n runs by start. A flush point's items are few, or nearly in
+ * address order (a zap of a range, a slot's write-protect): insertion sort
+ * costs a few instructions per item and per inversion, where glibc's qsort
+ * spends about 450 instructions even for a handful and 13 000 for a few
+ * hundred (the checker's biggest share before). When the inversions pass
+ * 8 per item, qsort finishes the job. Runs with equal starts may come out
+ * in either order: runs_merge() merges them the same way.
+ */
+static void runs_sort(struct run *r, size_t n)
+{
+	size_t budget = 8 * n;
+
+	for (size_t i = 1; i < n; i++) {
+		struct run x = r[i];
+		size_t j = i;
+
+		for (; j && r[j - 1].lo > x.lo; j--) {
+			if (!budget--) {
+				r[j] = x; /* r[0..i] is a permutation again */
+				qsort(r, n, sizeof(*r), run_cmp);
+				return;
+			}
+			r[j] = r[j - 1];
+		}
+		r[j] = x;
+	}
+}
+
 /* Sort and merge @n runs in place (overlapping or adjacent); returns the new count. */
 static size_t runs_merge(struct run *r, size_t n)
 {
 	size_t m = 0;
 
-	qsort(r, n, sizeof(*r), run_cmp);
+	runs_sort(r, n);
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].hi <= r[i].lo)
 			continue;

@@ -40,6 +40,7 @@
 #define P2M EPTF_HV_PAGES_2M
 #define P1G EPTF_HV_PAGES_1G
 #define SPARE 5u /* boundary candidates k = 0..4 */
+#define LARGE_ANY (EPTF_HV_MERGE_LARGE_2M | EPTF_HV_MERGE_LARGE_1G)
 
 static uint64_t range_end_sat(const struct eptf_hv_range *r)
 {
@@ -392,8 +393,13 @@ size_t eptf_hv_count_entries(const struct eptf_hv_range *ranges, size_t n, unsig
 
 		if (r->pages == 0)
 			continue;
-		/* a range build_pages would reject: count it as the Linux filler would */
-		if (r->gfn >= EPTF_HV_FRAME_LIMIT || r->pages > EPTF_HV_FRAME_LIMIT - r->gfn)
+		/*
+		 * A range build_pages would reject: count it as the Linux
+		 * filler would. Without large entries every cover is the
+		 * Linux one too (plan_range's all-small plan).
+		 */
+		if (!(flags & LARGE_ANY) || r->gfn >= EPTF_HV_FRAME_LIMIT ||
+		    r->pages > EPTF_HV_FRAME_LIMIT - r->gfn)
 			total += (size_t)region_cost(r->pages, 1);
 		else
 			total += (size_t)plan_range(r->gfn, r->gfn + r->pages, flags, &p);
@@ -477,6 +483,11 @@ int eptf_hv_build_pages(const struct eptf_hv_range *ranges, size_t n, unsigned f
 
 		if (r->pages == 0)
 			continue;
+		if (!(flags & LARGE_ANY)) {
+			/* plan_range's all-small plan, without planning */
+			emit_region(&em, r->gfn, r->gfn + r->pages, EPTF_HV_UNIT_4K);
+			continue;
+		}
 		plan_range(r->gfn, r->gfn + r->pages, flags, &p);
 		emit_region(&em, p.s, p.a, EPTF_HV_UNIT_4K);
 		emit_region(&em, p.a, p.b, EPTF_HV_UNIT_2M);

@@ -1366,7 +1366,12 @@ static void mark_dirty(struct slot *s, uint64_t gfn)
  * intermediate pages are found or created, a huge leaf in the way is split
  * (drop_large_spte()), a table where the leaf goes is zapped (collapse).
  */
-static void do_fault(struct eptf_mmu *m, uint32_t root, const struct plan *p, bool write)
+/*
+ * Install the planned leaf below @root. Returns the page it went to (the
+ * leaf is SPTE spte_index(p->addr, p->level) there), or NIL if an
+ * allocation failed.
+ */
+static uint32_t do_fault(struct eptf_mmu *m, uint32_t root, const struct plan *p, bool write)
 {
 	uint32_t cur = root;
 
@@ -1392,7 +1397,7 @@ static void do_fault(struct eptf_mmu *m, uint32_t root, const struct plan *p, bo
 		if (c == NIL)
 			c = sp_create(m, &k);
 		if (c == NIL || m->err)
-			return;
+			return NIL;
 		spte_link(m, cur, i, c);
 		cur = c;
 	}
@@ -1421,6 +1426,7 @@ static void do_fault(struct eptf_mmu *m, uint32_t root, const struct plan *p, bo
 	}
 	if (w)
 		mark_dirty(sl, p->tgfn);
+	return m->err ? NIL : cur;
 }
 
 /* ---- roots ---------------------------------------------------------- */
@@ -1588,13 +1594,19 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 	if (v->root == NIL)
 		return m->err;
 	if (fault) {
-		do_fault(m, v->root, &p, write);
+		li = do_fault(m, v->root, &p, write);
+		lidx = spte_index(op->addr, p.level);
 		res->faulted = true;
-		if (m->err)
-			return m->err;
+		if (m->err || li == NIL)
+			return m->err ? m->err : EPTF_ENOMEM;
+#ifndef NDEBUG
+		uint32_t wli = NIL;
+		unsigned widx = 0;
+		assert(leaf_find(m, v->root, op->addr, &wli, &widx) && wli == li && widx == lidx);
+#endif
 	}
-	/* without a fault nothing changed since the first walk, which found the leaf on the same root */
-	if ((have && !fault) || leaf_find(m, v->root, op->addr, &li, &lidx)) {
+	/* the leaf the first walk found (no fault) or the one the fault installed, on the same root */
+	if (have || fault) {
 		struct sp *sp = SP(m, li);
 		uint64_t old = sp->spt[lidx], s = old | SPTE_A;
 		bool dirty = write && (s & SPTE_W);

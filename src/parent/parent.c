@@ -310,7 +310,7 @@ static void ept_leaf_gone(void *ctx, uint64_t addr, unsigned level, uint64_t pay
 static void root_free(struct proot *r)
 {
 	r->ept.pool = NULL;
-	rx_remove_range(&r->ept, 0, RX_PAGES, NULL, NULL);
+	rx_clear(&r->ept);
 	free(r);
 }
 
@@ -450,14 +450,14 @@ void eptf__parent_tlb_clear(struct eptf_parent *p, struct proot *r)
 
 void eptf__parent_root_clear(struct eptf_parent *p, struct proot *r)
 {
-	rx_remove_range(&r->ept, 0, RX_PAGES, ept_leaf_gone, &p->st.ept02_dropped);
+	p->st.ept02_dropped += rx_clear(&r->ept);
 	eptf__parent_tlb_clear(p, r);
 }
 
 void eptf__parent_drop_range(struct eptf_parent *p, struct proot *r, uint64_t gfn, uint64_t pages,
 			     bool tlb_too)
 {
-	rx_remove_range(&r->ept, gfn, pages, ept_leaf_gone, &p->st.ept02_dropped);
+	p->st.ept02_dropped += rx_remove_range(&r->ept, gfn, pages, NULL, NULL);
 	if (tlb_too && pages)
 		tlb_remove_range(p, r, gfn, range_end(gfn, pages), &p->st.tlb_dropped);
 }

@@ -226,6 +226,35 @@ uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_le
 	return removed;
 }
 
+/* Free @n (level @k) and every node below it, leaves unreported. */
+static void rx_free_all(struct rx_tree *t, struct rx_node *n, unsigned k)
+{
+	if (k > 1) {
+		for (uint64_t wm = n->words; wm; wm &= wm - 1) {
+			unsigned w = (unsigned)__builtin_ctzll(wm);
+
+			for (uint64_t m = n->bits[w]; m; m &= m - 1) {
+				uint64_t s = n->slot[w * 64 + (unsigned)__builtin_ctzll(m)];
+
+				if (!rx_is_leaf(s))
+					rx_free_all(t, rx_child(s), k - 1);
+			}
+		}
+	}
+	rx_free(t, n);
+}
+
+uint64_t rx_clear(struct rx_tree *t)
+{
+	uint64_t n = t->leaves;
+
+	if (t->top)
+		rx_free_all(t, t->top, t->height);
+	t->top = NULL;
+	t->leaves = 0;
+	return n;
+}
+
 bool rx_lookup(const struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level,
 	       uint64_t *payload)
 {

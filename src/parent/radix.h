@@ -100,6 +100,12 @@ int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload
 /* Remove every leaf overlapping [addr, addr + pages), report each to @fn; returns how many. */
 uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx);
 
+/*
+ * Remove every leaf, unreported, and free every node (a level-1 node is
+ * freed without looking at its leaves); returns how many leaves there were.
+ */
+uint64_t rx_clear(struct rx_tree *t);
+
 /* Remove the leaf at exactly (@base, @level) if there is one; returns true if removed. */
 bool rx_remove_exact(struct rx_tree *t, uint64_t base, unsigned level, uint64_t *payload);
 

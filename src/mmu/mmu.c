@@ -1366,6 +1366,8 @@ static void mark_dirty(struct slot *s, uint64_t gfn)
  * intermediate pages are found or created, a huge leaf in the way is split
  * (drop_large_spte()), a table where the leaf goes is zapped (collapse).
  */
+static uint32_t install_leaf(struct eptf_mmu *m, uint32_t cur, const struct plan *p, bool write);
+
 /*
  * Install the planned leaf below @root. Returns the page it went to (the
  * leaf is SPTE spte_index(p->addr, p->level) there), or NIL if an
@@ -1402,6 +1404,12 @@ static uint32_t do_fault(struct eptf_mmu *m, uint32_t root, const struct plan *p
 		cur = c;
 	}
 
+	return install_leaf(m, cur, p, write);
+}
+
+/* The leaf step of do_fault(): install the planned leaf in page @cur; returns @cur (NIL on ENOMEM). */
+static uint32_t install_leaf(struct eptf_mmu *m, uint32_t cur, const struct plan *p, bool write)
+{
 	struct sp *sp = SP(m, cur);
 	unsigned i = spte_index(p->addr, p->level);
 	uint64_t s = sp->spt[i];
@@ -1593,7 +1601,32 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 	vcpu_reload(m, v, res);
 	if (v->root == NIL)
 		return m->err;
-	if (fault) {
+	if (fault && have && p.direct && v->root == root && p.level == SP(m, li)->level &&
+	    leaf_gfn(SP(m, li), lidx) == p.tgfn) {
+		/*
+		 * A write to a present, write-protected direct leaf
+		 * (fast_page_fault()): do_fault() would walk links that all
+		 * match (a direct page's role is its address range, level and
+		 * address space) down to the same leaf and only add W; so go
+		 * straight to the leaf step.
+		 */
+#ifndef NDEBUG
+		uint32_t cur = root;
+		for (unsigned lv = 4; lv > p.level; lv--) {
+			uint64_t s = SP(m, cur)->spt[spte_index(op->addr, lv)];
+			struct sp_key k;
+			plan_key(&p, lv - 1, &k);
+			assert((s & SPTE_P) && (s & SPTE_LINK) && sp_matches(SP(m, SPTE_CHILD(s)), &k));
+			cur = SPTE_CHILD(s);
+		}
+		assert(cur == li);
+#endif
+		m->st.faults++;
+		li = install_leaf(m, li, &p, write);
+		res->faulted = true;
+		if (m->err || li == NIL)
+			return m->err ? m->err : EPTF_ENOMEM;
+	} else if (fault) {
 		li = do_fault(m, v->root, &p, write);
 		lidx = spte_index(op->addr, p.level);
 		res->faulted = true;

@@ -540,6 +540,7 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 	unsigned level;
 	uint32_t i = r ? tlb_lookup(p, r, addr) : TLB_NIL;
 	bool tlb_has = i != TLB_NIL;
+	struct rx_hint hint = { NULL, 0 };
 
 	if (tlb_has) {
 		struct tlb_ent *e = &p->tlb[i];
@@ -553,7 +554,7 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 			return EPTF_ACCESS_TLB_HIT;
 		}
 	}
-	if (r && rx_lookup(&r->ept, addr, &base, &level, &payload) &&
+	if (r && rx_lookup(&r->ept, addr, &base, &level, &payload, &hint) &&
 	    permits(ept_w(payload), ept_x(payload), write, exec)) {
 		tlb_fill(p, r, base, level, ept_frame(payload), ept_w(payload), ept_x(payload),
 			 level == 1 && !tlb_has);
@@ -574,8 +575,9 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 	frame = x.frame - (addr - base);
 	if (!r && !(r = root_get(p, root_hpa)))
 		return EPTF_ACCESS_UNMAPPED; /* out of memory: nothing cached */
-	if (rx_insert(&r->ept, base, level, ept_pack(frame, x.writable, x.executable), ept_leaf_gone,
-		      &p->st.ept02_replaced) < 0)
+	/* the hint is from the lookup above (none if @r was just made): nothing changed @r since */
+	if (rx_insert_at(&r->ept, &hint, base, level, ept_pack(frame, x.writable, x.executable),
+			 ept_leaf_gone, &p->st.ept02_replaced) < 0)
 		return EPTF_ACCESS_UNMAPPED;
 	tlb_fill(p, r, base, level, frame, x.writable, x.executable, level == 1 && !tlb_has);
 	p->st.ept_violations++;

@@ -255,19 +255,26 @@ uint64_t rx_clear(struct rx_tree *t)
 	return n;
 }
 
-bool rx_lookup(const struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level,
-	       uint64_t *payload)
+bool rx_lookup(struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level, uint64_t *payload,
+	       struct rx_hint *hint)
 {
-	const struct rx_node *n = t->top;
+	struct rx_node *n = t->top;
 
+	if (hint)
+		hint->n = NULL;
 	if (!n || addr >= RX_COVER(t->height))
 		return false;
 	for (unsigned k = t->height; k >= 1; k--) {
 		unsigned i = rx_index(addr, k);
 		uint64_t s;
 
-		if (!rx_test(n, i))
+		if (!rx_test(n, i)) {
+			if (hint) {
+				hint->n = n;
+				hint->k = k;
+			}
 			return false;
+		}
 		s = n->slot[i];
 		if (rx_is_leaf(s)) {
 			*base = addr & ~(RX_SPAN(k) - 1);
@@ -278,6 +285,32 @@ bool rx_lookup(const struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned 
 		n = rx_child(s);
 	}
 	return false;
+}
+
+int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, uint64_t base, unsigned level,
+		 uint64_t payload, rx_leaf_fn fn, void *ctx)
+{
+	struct rx_node *n = hint->n;
+	unsigned k, i;
+
+	if (!n || hint->k < level || level < 1 || (base & (RX_SPAN(level) - 1)))
+		return rx_insert(t, base, level, payload, fn, ctx);
+	/* the slot at hint->k is absent, so is everything under it: no leaf to replace */
+	for (k = hint->k; k > level; k--) {
+		struct rx_node *c = rx_alloc(t);
+
+		if (!c)
+			return EPTF_ENOMEM;
+		i = rx_index(base, k);
+		n->slot[i] = (uint64_t)(uintptr_t)c;
+		rx_set(n, i);
+		n = c;
+	}
+	i = rx_index(base, level);
+	n->slot[i] = payload << 1 | 1u;
+	rx_set(n, i);
+	t->leaves++;
+	return 0;
 }
 
 int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload, rx_leaf_fn fn,

@@ -83,9 +83,28 @@ typedef void (*rx_leaf_fn)(void *ctx, uint64_t addr, unsigned level, uint64_t pa
 /* Called for each leaf a visit finds; non-zero stops the visit. */
 typedef int (*rx_visit_fn)(void *ctx, uint64_t addr, unsigned level, uint64_t payload);
 
-/* The leaf covering @addr: returns true and fills @base/@level/@payload. */
-bool rx_lookup(const struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level,
-	       uint64_t *payload);
+/* Where a lookup stopped at an absent slot (rx_insert_at() starts there). */
+struct rx_hint {
+	struct rx_node *n; /* NULL: no hint */
+	unsigned k;        /* @n's level */
+};
+
+/*
+ * The leaf covering @addr: returns true and fills @base/@level/@payload.
+ * On a miss at an absent slot, @hint (may be NULL) records the node, for an
+ * rx_insert_at() of a leaf covering @addr before anything else changes @t.
+ */
+bool rx_lookup(struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level, uint64_t *payload,
+	       struct rx_hint *hint);
+
+/*
+ * rx_insert() of a leaf covering the page rx_lookup() missed, with @t
+ * unchanged since: the walk starts at the node @hint names instead of the
+ * top, and finds nothing to replace. Without a usable hint (none, or the
+ * leaf is bigger than the hint's level) it is rx_insert().
+ */
+int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, uint64_t base, unsigned level,
+		 uint64_t payload, rx_leaf_fn fn, void *ctx);
 
 /*
  * Install a leaf of @level (1..3) at @base (aligned to RX_SPAN(level), below

@@ -39,7 +39,12 @@ static inline uint16_t check_entry(uint64_t raw, uint64_t frame_limit, bool allo
 	if (!(raw & EPTF_HV_ENTRY_LARGE_BIT)) {
 		uint64_t gfn = raw >> 12, pages = (raw & (EPTF_HV_MAX_FLUSH_PAGES - 1)) + 1;
 
-		if (gfn >= frame_limit || pages > frame_limit - gfn)
+		/*
+		 * gfn < 2^52 and 1 <= pages <= 2048: the sum cannot wrap, and
+		 * it passes the limit exactly when gfn >= frame_limit or
+		 * pages > frame_limit - gfn (the large form's test below).
+		 */
+		if (gfn + pages > frame_limit)
 			return EPTF_HV_STATUS_INVALID_PARAMETER;
 		out->gfn = gfn;
 		out->pages = pages;

@@ -974,6 +974,58 @@ static void test_format_same(void **state)
 	assert_true(ok > 10000 && nospc > 1000);
 }
 
+static void test_parse_u64_same(void **state)
+{
+	static const char *const fixed[] = {
+		"", "0", "0x", "0X", "0x0", "0X0", "x1", "18446744073709551615", "18446744073709551616",
+		"99999999999999999999", "1844674407370955161", "18446744073709551605",
+		"0xffffffffffffffff", "0x10000000000000000", "0xFFFFFFFFFFFFFFFF", "0x0000000000000000000001",
+		"00000000000000000000000000018446744073709551615", "-1", "+1", "1 ", " 1", "0x-1", "1e3",
+	};
+	static const char chars[] = "0123456789abcdefABCDEFxX -+g\xff";
+	char buf[64];
+	unsigned ok = 0;
+
+	(void)state;
+	for (int i = 0; i < 2000000; i++) {
+		size_t n;
+
+		if (i < (int)(sizeof(fixed) / sizeof(fixed[0]))) {
+			n = strlen(fixed[i]);
+			memcpy(buf, fixed[i], n);
+		} else if (rnd() % 2) {
+			/* digits only, around the 64-bit limit */
+			bool hex = rnd() % 2;
+			size_t digits = rnd() % (hex ? 20 : 24), j = 0;
+
+			if (hex) {
+				buf[j++] = '0';
+				buf[j++] = rnd() % 4 ? 'x' : 'X';
+			}
+			while (digits--)
+				buf[j++] = hex ? "0123456789abcdefABCDEF"[rnd() % 22] :
+						 (char)(rnd() % 3 ? '0' + rnd() % 10 : '1' + rnd() % 2 * 8);
+			if (rnd() % 8 == 0 && j)
+				buf[rnd() % j] = chars[rnd() % (sizeof(chars) - 1)];
+			n = j;
+		} else {
+			n = rnd() % 24;
+			for (size_t j = 0; j < n; j++)
+				buf[j] = chars[rnd() % (sizeof(chars) - 1)];
+		}
+		for (int ux = 0; ux < 2; ux++) {
+			uint64_t v1 = 0x5a5a5a5a5a5a5a5aull, v2 = v1;
+			bool a = eptf_trace_parse_u64(buf, n, ux, &v1);
+			bool b = ref_trace_parse_u64(buf, n, ux, &v2);
+
+			assert_int_equal(a, b);
+			assert_true(v1 == v2);
+			ok += a;
+		}
+	}
+	assert_true(ok > 100000);
+}
+
 /* A canonical line of a random valid op (the reference formatter). */
 static int canonical_line(char *buf, size_t len, struct eptf_op *op)
 {
@@ -1438,6 +1490,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate_same),
 		cmocka_unit_test(test_format_same),
+		cmocka_unit_test(test_parse_u64_same),
 		cmocka_unit_test(test_parse_same),
 		cmocka_unit_test(test_parse_long_lines),
 		cmocka_unit_test(test_read_random_traces),

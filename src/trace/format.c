@@ -414,6 +414,15 @@ int eptf_op_format(const struct eptf_op *op, char *buf, size_t len)
 	return (int)n;
 }
 
+/* hexval[c] is 0x10 | digit for a hex digit (either case), else 0. */
+#define HEXCH(c, d) [c] = 0x10 | (d)
+static const uint8_t hexval[256] = {
+	HEXCH('0', 0), HEXCH('1', 1), HEXCH('2', 2), HEXCH('3', 3), HEXCH('4', 4), HEXCH('5', 5),
+	HEXCH('6', 6), HEXCH('7', 7), HEXCH('8', 8), HEXCH('9', 9), HEXCH('a', 10), HEXCH('b', 11),
+	HEXCH('c', 12), HEXCH('d', 13), HEXCH('e', 14), HEXCH('f', 15), HEXCH('A', 10), HEXCH('B', 11),
+	HEXCH('C', 12), HEXCH('D', 13), HEXCH('E', 14), HEXCH('F', 15),
+};
+
 bool eptf_trace_parse_u64(const char *s, size_t n, bool upper_x, uint64_t *out)
 {
 	uint64_t v = 0;
@@ -422,30 +431,22 @@ bool eptf_trace_parse_u64(const char *s, size_t n, bool upper_x, uint64_t *out)
 		return false;
 	if (n > 2 && s[0] == '0' && (s[1] == 'x' || (upper_x && s[1] == 'X'))) {
 		for (size_t i = 2; i < n; i++) {
-			unsigned d;
-			char c = s[i];
+			unsigned h = hexval[(unsigned char)s[i]];
 
-			if (c >= '0' && c <= '9')
-				d = (unsigned)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				d = (unsigned)(c - 'a' + 10);
-			else if (c >= 'A' && c <= 'F')
-				d = (unsigned)(c - 'A' + 10);
-			else
+			if (!h || (v >> 60))
 				return false;
-			if (v >> 60)
-				return false;
-			v = v << 4 | d;
+			v = v << 4 | (h & 15);
 		}
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			char c = s[i];
+			unsigned d = (unsigned)((unsigned char)s[i] - '0');
 
-			if (c < '0' || c > '9')
+			if (d > 9)
 				return false;
-			if (v > (UINT64_MAX - (uint64_t)(c - '0')) / 10)
+			/* below 19 digits no overflow is possible: spare the division */
+			if (i >= 19 && v > (UINT64_MAX - d) / 10)
 				return false;
-			v = v * 10 + (uint64_t)(c - '0');
+			v = v * 10 + d;
 		}
 	}
 	*out = v;
@@ -877,15 +878,7 @@ static inline __attribute__((always_inline)) unsigned fast_hex(const unsigned ch
 	return n;
 }
 #else
-/* hexval[c] is 0x10 | digit for a hex digit, else 0. */
-#define HEXCH(c, d) [c] = 0x10 | (d)
-static const uint8_t hexval[256] = {
-	HEXCH('0', 0), HEXCH('1', 1), HEXCH('2', 2), HEXCH('3', 3), HEXCH('4', 4), HEXCH('5', 5),
-	HEXCH('6', 6), HEXCH('7', 7), HEXCH('8', 8), HEXCH('9', 9), HEXCH('a', 10), HEXCH('b', 11),
-	HEXCH('c', 12), HEXCH('d', 13), HEXCH('e', 14), HEXCH('f', 15), HEXCH('A', 10), HEXCH('B', 11),
-	HEXCH('C', 12), HEXCH('D', 13), HEXCH('E', 14), HEXCH('F', 15),
-};
-
+/* hexval[] is defined with eptf_trace_parse_u64() above */
 static unsigned fast_hex(const unsigned char *p, uint64_t *out)
 {
 	uint64_t v = 0;

@@ -322,8 +322,19 @@ int eptf_flush_ranges_merged(struct eptf_flush_ctx *ctx, const struct eptf_flush
 		/* a range past the frame space (or, never, no entry at all): rule 1 */
 		eptf_flush__fallback_full(ctx, fp);
 	} else {
-		for (int p = 0; p < used; p++)
-			covered[p] = list_pages(&pages[p], counts[p]);
+		if (used == 1) {
+			/*
+			 * One page: its entries cover exactly the union of
+			 * the merged (disjoint) ranges (eptf_hv_build_pages
+			 * is exact), so no need to decode them back.
+			 */
+			covered[0] = 0;
+			for (size_t i = 0; i < n; i++)
+				covered[0] += ranges[i].pages;
+		} else {
+			for (int p = 0; p < used; p++)
+				covered[p] = list_pages(&pages[p], counts[p]);
+		}
 		for (size_t ri = 0; ri < fp->nroots; ri++) {
 			for (int p = 0; p < used; p++) {
 				pages[p].address_space = fp->roots[ri].hpa;

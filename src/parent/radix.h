@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define RX_FANOUT 512u
-#define RX_TOP 5u                      /* top node level */
+#define RX_TOP 5u                      /* highest level a top node can have */
 #define RX_PAGES (1ull << (9 * RX_TOP)) /* pages the tree can address: 2^45 (57-bit GPA) */
 #define RX_SPAN(k) (1ull << (9 * ((k) - 1))) /* pages one slot of a level-k node covers */
 #define RX_COVER(h) (1ull << (9 * (h)))      /* pages a tree whose top node is level h covers */
@@ -55,13 +55,12 @@ struct rx_tree {
 
 /*
  * Freed nodes kept for reuse, shared by all the trees of one parent and
- * chained through slot[0]. A list flush empties a root's TLB tree, a root
- * switch (INVEPT) a whole EPT02 tree, and the following accesses rebuild
- * about the same nodes; taking them from here saves a malloc + free of
- * 4160 bytes per node (glibc serves that size from its bins, not tcache:
- * about 400 instructions a pair, a tenth of the replay). A node is taken
- * only when a tree needs one, so live + pooled nodes never exceed the most
- * nodes ever live at once plus @max.
+ * chained through slot[0]. A root switch (INVEPT) empties a whole EPT02
+ * tree, list flushes empty level-1 nodes, and the following accesses
+ * rebuild about as many nodes; taking them from here saves a malloc + free
+ * of 4168 bytes per node (glibc serves that size from its bins, not tcache:
+ * about 400 instructions a pair, a tenth of the replay). Pooled nodes only
+ * come from freed ones and @max bounds them (1 MiB for the parent's 256).
  */
 struct rx_pool {
 	struct rx_node *free;
@@ -116,7 +115,7 @@ int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, uint64_t base, u
 int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload, rx_leaf_fn fn,
 	      void *ctx);
 
-/* Remove every leaf overlapping [addr, addr + pages), report each to @fn; returns how many. */
+/* Remove every leaf overlapping [addr, addr + pages), report each to @fn (may be NULL); returns how many. */
 uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx);
 
 /*
@@ -130,7 +129,6 @@ bool rx_remove_exact(struct rx_tree *t, uint64_t base, unsigned level, uint64_t 
 
 /* Visit every leaf overlapping [addr, addr + pages) in address order; returns @fn's stop value or 0. */
 int rx_visit(const struct rx_tree *t, uint64_t addr, uint64_t pages, rx_visit_fn fn, void *ctx);
-
 
 /* Bytes in use by the tree's nodes. */
 static inline uint64_t rx_bytes(const struct rx_tree *t)

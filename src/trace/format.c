@@ -749,29 +749,6 @@ static uint32_t fast_kind(const char *p, size_t *len)
 	return EPTF_OP_NONE;
 }
 
-/* The flag word that starts at @p (followed by ' ' or '\n'), and its length; W_COUNT if none. */
-static enum fword fast_word(const char *p, size_t *len)
-{
-#define WORD(lit, w)                                       \
-	do {                                                \
-		if (AT(p, lit) && ends_token(p[sizeof(lit) - 1])) { \
-			*len = sizeof(lit) - 1;             \
-			return w;                           \
-		}                                           \
-	} while (0)
-	switch (p[0]) {
-	case 'w': WORD("w", W_W); break;
-	case 'x': WORD("x", W_X); break;
-	case 'd':
-		WORD("direct", W_DIRECT);
-		WORD("dirty_log", W_DIRTY_LOG);
-		break;
-	case 'r': WORD("readonly", W_READONLY); break;
-	}
-#undef WORD
-	return W_COUNT;
-}
-
 /*
  * " key=" as 8 bytes to compare under a mask of its length: one load and
  * compare instead of a byte loop (byte arrays on both sides, so the order
@@ -1000,49 +977,42 @@ static inline __attribute__((always_inline)) const char *fast_root_load(const ch
 	return fast_key(p, EPTF_OP_ROOT_LOAD, K_CR3, val);
 }
 
-size_t eptf__op_parse_fast(const char *line, const char *end, struct eptf_op *op)
+/*
+ * The rest of a line of @kind after its name, at @p; @kind, its keys @k0-@k3
+ * and its flag words @w are constants after inlining (one copy per kind in
+ * eptf__op_parse_fast()), so that only this kind's keys and flags are
+ * compared, in canonical order, and its checks fold.
+ */
+static inline __attribute__((always_inline)) size_t fast_line(const char *line, const char *p,
+							      const char *end, struct eptf_op *op,
+							      uint32_t kind, unsigned k0, unsigned k1,
+							      unsigned k2, unsigned k3, unsigned w)
 {
-	const struct kind_spec *spec;
 	uint64_t val[F_VALUE + 1] = {0};
-	const char *p = line;
 	unsigned flags = 0;
-	int last_word = -1;
-	uint32_t kind;
-	size_t n;
 
-	kind = fast_kind(p, &n);
-	p += n;
-	/* per kind, its keys in order, each a constant in the code */
-	switch (kind) {
-#define FAST_CASE(kind, k0, k1, k2, k3, w, lmax, extra)                 \
-	case kind:                                                       \
-		if ((kind) == EPTF_OP_ROOT_LOAD) {                       \
-			p = fast_root_load(p, val, &flags);              \
-			break;                                           \
-		}                                                        \
-		p = fast_key(p, kind, k0, val);                          \
-		p = p ? fast_key(p, kind, k1, val) : NULL;               \
-		p = p ? fast_key(p, kind, k2, val) : NULL;               \
-		p = p ? fast_key(p, kind, k3, val) : NULL;               \
-		break;
-	KINDS(FAST_CASE)
-#undef FAST_CASE
-	default:
-		return 0;
+	if (kind == EPTF_OP_ROOT_LOAD) {
+		p = fast_root_load(p, val, &flags);
+	} else {
+		p = fast_key(p, kind, k0, val);
+		p = p ? fast_key(p, kind, k1, val) : NULL;
+		p = p ? fast_key(p, kind, k2, val) : NULL;
+		p = p ? fast_key(p, kind, k3, val) : NULL;
 	}
 	if (!p)
 		return 0;
-	spec = &specs[kind];
-	/* flags: each allowed, in enum fword order, so none twice */
-	while (*p == ' ') {
-		enum fword w = fast_word(p + 1, &n);
-
-		if (w == W_COUNT || !(spec->words & KB(w)) || (int)w <= last_word)
-			return 0;
-		last_word = (int)w;
-		flags |= words[w].bit;
-		p += 1 + n;
+	/* the kind's flags, each optional, in enum fword order: so none twice */
+#define OPT_WORD(wd, lit)                                                                  \
+	if ((w & KB(wd)) && p[0] == ' ' && AT(p + 1, lit) && ends_token(p[sizeof(lit)])) { \
+		flags |= words[wd].bit;                                                    \
+		p += sizeof(lit);                                                          \
 	}
+	OPT_WORD(W_W, "w")
+	OPT_WORD(W_X, "x")
+	OPT_WORD(W_DIRECT, "direct")
+	OPT_WORD(W_DIRTY_LOG, "dirty_log")
+	OPT_WORD(W_READONLY, "readonly")
+#undef OPT_WORD
 	/* (a line the fast path takes is never near the length limit; checked anyway) */
 	if (*p != '\n' || p >= end || (size_t)(p - line) > EPTF_TRACE_MAX_LINE)
 		return 0;
@@ -1061,6 +1031,22 @@ size_t eptf__op_parse_fast(const char *line, const char *end, struct eptf_op *op
 	op->count = val[F_COUNT];
 	op->value = val[F_VALUE];
 	return (size_t)(p - line) + 1;
+}
+
+size_t eptf__op_parse_fast(const char *line, const char *end, struct eptf_op *op)
+{
+	size_t n;
+	uint32_t kind = fast_kind(line, &n);
+
+	switch (kind) {
+#define FAST_CASE(kind, k0, k1, k2, k3, w, lmax, extra) \
+	case kind:                                       \
+		return fast_line(line, line + n, end, op, kind, k0, k1, k2, k3, w);
+	KINDS(FAST_CASE)
+#undef FAST_CASE
+	default:
+		return 0;
+	}
 }
 
 int eptf_op_parse_detail(const char *line, size_t len, struct eptf_op *op, char *detail, size_t dlen)

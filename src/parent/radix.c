@@ -453,9 +453,26 @@ static int rx_vis(const struct rx_node *n, unsigned k, uint64_t nbase, uint64_t 
 
 int rx_visit(const struct rx_tree *t, uint64_t addr, uint64_t pages, rx_visit_fn fn, void *ctx)
 {
-	uint64_t lo, hi;
+	const struct rx_node *n;
+	uint64_t lo, hi, nbase = 0;
+	unsigned k;
 
-	if (rx_clamp(t, addr, pages, &lo, &hi))
-		return rx_vis(t->top, t->height, 0, lo, hi, fn, ctx);
-	return 0;
+	if (!rx_clamp(t, addr, pages, &lo, &hi))
+		return 0;
+	/* as rx_remove_range(): follow a range inside one slot per level without recursion */
+	n = t->top;
+	for (k = t->height; k > 1; k--) {
+		unsigned sh = 9 * (k - 1);
+		unsigned i = (unsigned)((lo - nbase) >> sh);
+
+		if (((hi - 1 - nbase) >> sh) != i)
+			break;
+		if (!rx_test(n, i))
+			return 0;
+		if (rx_is_leaf(n->slot[i]))
+			break;
+		n = rx_child(n->slot[i]);
+		nbase += (uint64_t)i << sh;
+	}
+	return rx_vis(n, k, nbase, lo, hi, fn, ctx);
 }

@@ -93,6 +93,7 @@ static struct proot *root_get(struct eptf_parent *p, uint64_t hpa)
 	r->hpa = hpa;
 	r->ept.pool = &p->pool;
 	r->tlb_head = TLB_NIL;
+	r->tlb_salt = hpa * 0xc2b2ae3d27d4eb4full;
 	r->next = p->buckets[root_hash(hpa, p->nbuckets)];
 	p->buckets[root_hash(hpa, p->nbuckets)] = r;
 	p->nroots++;
@@ -138,12 +139,15 @@ static void tlb_slot_free(struct eptf_parent *p, uint32_t i)
 	p->free_head = i;
 }
 
-/* The hash bucket of (@r, @level, @addr). */
+/*
+ * The hash bucket of (@r, @addr). The level is not hashed: an entry covers
+ * its first page, and at most one entry of a root covers a page, so no two
+ * entries of a root share a first page.
+ */
 static inline uint32_t *tlb_bucket(const struct eptf_parent *p, const struct proot *r,
-				   unsigned level, uint64_t addr)
+				   uint64_t addr)
 {
-	uint64_t h = (addr << 2 | level) * 0x9e3779b97f4a7c15ull ^
-		     (uint64_t)(uintptr_t)r * 0xc2b2ae3d27d4eb4full;
+	uint64_t h = (addr ^ r->tlb_salt) * 0x9e3779b97f4a7c15ull;
 
 	return &p->tlb_hash[(h >> 32) & p->tlb_hmask];
 }
@@ -152,7 +156,7 @@ static inline uint32_t *tlb_bucket(const struct eptf_parent *p, const struct pro
 static inline uint32_t tlb_find(const struct eptf_parent *p, const struct proot *r, unsigned level,
 				uint64_t addr)
 {
-	uint32_t i = *tlb_bucket(p, r, level, addr);
+	uint32_t i = *tlb_bucket(p, r, addr);
 
 	while (i != TLB_NIL) {
 		const struct tlb_ent *e = &p->tlb[i];
@@ -167,15 +171,16 @@ static inline uint32_t tlb_find(const struct eptf_parent *p, const struct proot 
 /* The slot of @r's entry covering page @addr, or TLB_NIL (at most one covers a page). */
 static inline uint32_t tlb_lookup(const struct eptf_parent *p, const struct proot *r, uint64_t addr)
 {
-	for (unsigned l = 1; l <= 3; l++) {
-		if (r->tlb_n[l]) {
-			uint32_t i = tlb_find(p, r, l, addr & ~(RX_SPAN(l) - 1));
+	uint32_t i = TLB_NIL;
 
-			if (i != TLB_NIL)
-				return i;
-		}
-	}
-	return TLB_NIL;
+	/* a 4 KiB-backed parent has only level-1 entries: one probe */
+	if (r->tlb_n[1] && (i = tlb_find(p, r, 1, addr)) != TLB_NIL)
+		return i;
+	if (r->tlb_n[2] && (i = tlb_find(p, r, 2, addr & ~(RX_SPAN(2) - 1))) != TLB_NIL)
+		return i;
+	if (r->tlb_n[3])
+		i = tlb_find(p, r, 3, addr & ~(RX_SPAN(3) - 1));
+	return i;
 }
 
 /* Take slot @i (filled in, root set) into the hash and its root's chain. */
@@ -183,7 +188,7 @@ static void tlb_link(struct eptf_parent *p, uint32_t i)
 {
 	struct tlb_ent *e = &p->tlb[i];
 	struct proot *r = e->root;
-	uint32_t *b = tlb_bucket(p, r, e->level, e->addr);
+	uint32_t *b = tlb_bucket(p, r, e->addr);
 
 	e->hnext = *b;
 	*b = i;
@@ -199,7 +204,7 @@ static void tlb_link(struct eptf_parent *p, uint32_t i)
 static void tlb_unhash(struct eptf_parent *p, uint32_t i)
 {
 	struct tlb_ent *e = &p->tlb[i];
-	uint32_t *link = tlb_bucket(p, e->root, e->level, e->addr);
+	uint32_t *link = tlb_bucket(p, e->root, e->addr);
 
 	while (*link != i)
 		link = &p->tlb[*link].hnext;

@@ -29,6 +29,7 @@ struct proot {
 	struct rx_tree ept;  /* EPT02 entries */
 	uint32_t tlb_head;   /* this root's TLB slots, chained through rnext (TLB_NIL: none) */
 	uint32_t tlb_n[4];   /* this root's TLB entries of level 1..3 ([0] unused) */
+	uint64_t tlb_salt;   /* mixes the root into its entries' TLB hash */
 	struct proot *next;  /* hash chain */
 };
 

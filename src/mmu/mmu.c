@@ -219,6 +219,7 @@ struct eptf_mmu {
 
 	struct slot *slot;
 	size_t nslot, capslot;
+	size_t slot_hint; /* index slot_find() tries first (any value is safe) */
 
 	struct eptf_u64map roots; /* hpa -> pool index of live root pages */
 	struct eptf_u64map track; /* gfn -> TRK_* */
@@ -530,12 +531,34 @@ static uint32_t sp_lookup(const struct eptf_mmu *m, const struct sp_key *k)
 
 /* ---- memslots ------------------------------------------------------- */
 
-static struct slot *slot_find(const struct eptf_mmu *m, unsigned as, uint64_t gfn)
+static bool slot_has(const struct slot *s, unsigned as, uint64_t gfn)
 {
+	return EPTF_SLOT_AS(s->id) == as && gfn >= s->base && gfn - s->base < s->npages;
+}
+
+/* The memslot of @gfn in address space @as, or NULL (read-only: for eptf_mmu_check()). */
+static const struct slot *slot_lookup(const struct eptf_mmu *m, unsigned as, uint64_t gfn)
+{
+	for (size_t i = 0; i < m->nslot; i++)
+		if (slot_has(&m->slot[i], as, gfn))
+			return &m->slot[i];
+	return NULL;
+}
+
+/*
+ * slot_lookup() that tries the slot it found last first: faults and
+ * accesses come in runs on the same slot, and the loop over the slots was
+ * a visible share of an access.
+ */
+static struct slot *slot_find(struct eptf_mmu *m, unsigned as, uint64_t gfn)
+{
+	if (m->slot_hint < m->nslot && slot_has(&m->slot[m->slot_hint], as, gfn))
+		return &m->slot[m->slot_hint];
 	for (size_t i = 0; i < m->nslot; i++) {
-		struct slot *s = &m->slot[i];
-		if (EPTF_SLOT_AS(s->id) == as && gfn >= s->base && gfn - s->base < s->npages)
-			return s;
+		if (slot_has(&m->slot[i], as, gfn)) {
+			m->slot_hint = i;
+			return &m->slot[i];
+		}
 	}
 	return NULL;
 }
@@ -1283,7 +1306,7 @@ static bool guest_walk(const struct eptf_mmu *m, uint64_t cr3, uint64_t va, stru
  * what the guest maps, reduced while the huge range leaves the memslot, is
  * dirty-logged, or holds a write-tracked gfn (lpage_info).
  */
-static int plan_fault(const struct eptf_mmu *m, const struct vcpu *v, uint64_t addr, unsigned req_level,
+static int plan_fault(struct eptf_mmu *m, const struct vcpu *v, uint64_t addr, unsigned req_level,
 		      struct plan *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -1373,12 +1396,10 @@ static uint32_t install_leaf(struct eptf_mmu *m, uint32_t cur, const struct plan
  * leaf is SPTE spte_index(p->addr, p->level) there), or NIL if an
  * allocation failed.
  */
-static uint32_t do_fault(struct eptf_mmu *m, uint32_t root, const struct plan *p, bool write)
+static uint32_t do_fault_from(struct eptf_mmu *m, uint32_t cur, unsigned from, const struct plan *p, bool write)
 {
-	uint32_t cur = root;
-
 	m->st.faults++;
-	for (unsigned lv = 4; lv > p->level; lv--) {
+	for (unsigned lv = from; lv > p->level; lv--) {
 		struct sp *sp = SP(m, cur);
 		unsigned i = spte_index(p->addr, lv);
 		uint64_t s = sp->spt[i];
@@ -1405,6 +1426,11 @@ static uint32_t do_fault(struct eptf_mmu *m, uint32_t root, const struct plan *p
 	}
 
 	return install_leaf(m, cur, p, write);
+}
+
+static uint32_t do_fault(struct eptf_mmu *m, uint32_t root, const struct plan *p, bool write)
+{
+	return do_fault_from(m, root, 4, p, write);
 }
 
 /* The leaf step of do_fault(): install the planned leaf in page @cur; returns @cur (NIL on ENOMEM). */
@@ -1473,18 +1499,27 @@ static void vcpu_reload(struct eptf_mmu *m, struct vcpu *v, struct eptf_mmu_resu
 	res->loaded_root = v->hpa;
 }
 
-/* Walk to the leaf for @addr; true with its page and index. */
+/*
+ * Walk to the leaf for @addr; true with its page and index. False when an
+ * SPTE on the way is not present: then *pidx is the page that holds it and
+ * *pi that page's level (NIL and 0 without a root).
+ */
 static bool leaf_find(const struct eptf_mmu *m, uint32_t root, uint64_t addr, uint32_t *pidx, unsigned *pi)
 {
 	uint32_t cur = root;
 
+	*pidx = NIL;
+	*pi = 0;
 	if (cur == NIL || addr >= INPUT_LIMIT)
 		return false;
 	for (unsigned lv = 4; lv >= 1; lv--) {
 		unsigned i = spte_index(addr, lv);
 		uint64_t s = SP(m, cur)->spt[i];
-		if (!(s & SPTE_P))
+		if (!(s & SPTE_P)) {
+			*pidx = cur;
+			*pi = lv;
 			return false;
+		}
 		if (!(s & SPTE_LINK)) {
 			*pidx = cur;
 			*pi = i;
@@ -1582,6 +1617,8 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 		root = sp_lookup(m, &k);
 	}
 	bool have = leaf_find(m, root, op->addr, &li, &lidx);
+	uint32_t stop = have ? NIL : li; /* where the walk found no SPTE, and that page's level */
+	unsigned stop_lv = have ? 0 : lidx;
 	if (!have) {
 		int r = plan_fault(m, v, op->addr, 1, &p);
 		if (r < 0)
@@ -1623,6 +1660,28 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 #endif
 		m->st.faults++;
 		li = install_leaf(m, li, &p, write);
+		res->faulted = true;
+		if (m->err || li == NIL)
+			return m->err ? m->err : EPTF_ENOMEM;
+	} else if (fault && !have && p.direct && v->root == root && stop != NIL && p.level <= stop_lv) {
+		/*
+		 * Nothing present at @stop_lv on the way: do_fault() would
+		 * re-walk the links above it, which all match for a direct
+		 * root (see above), so it starts where the first walk stopped.
+		 */
+#ifndef NDEBUG
+		uint32_t cur = root;
+		for (unsigned lv = 4; lv > stop_lv; lv--) {
+			uint64_t s = SP(m, cur)->spt[spte_index(op->addr, lv)];
+			struct sp_key k;
+			plan_key(&p, lv - 1, &k);
+			assert((s & SPTE_P) && (s & SPTE_LINK) && sp_matches(SP(m, SPTE_CHILD(s)), &k));
+			cur = SPTE_CHILD(s);
+		}
+		assert(cur == stop);
+#endif
+		li = do_fault_from(m, stop, stop_lv, &p, write);
+		lidx = spte_index(op->addr, p.level);
 		res->faulted = true;
 		if (m->err || li == NIL)
 			return m->err ? m->err : EPTF_ENOMEM;
@@ -2788,7 +2847,7 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 			st.leaf_sptes++;
 			st.mapped_4k += PPL(sp->level);
 			uint64_t g = leaf_gfn(sp, i);
-			const struct slot *sl = slot_find(m, sp->as, g);
+			const struct slot *sl = slot_lookup(m, sp->as, g);
 			if (!sl || SPTE_FRAME(s) != slot_frame(sl, g) || !!(s & SPTE_HUGE) != (sp->level > 1))
 				return EPTF_EINVAL;
 			const uint64_t *h = rmap_peek(sl, sp->level, g);

@@ -30,6 +30,21 @@ static inline double bench_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/*
+ * bench_now() plus the CPU time of the child processes waited for so far
+ * (RUSAGE_CHILDREN): for work done in a forked child, like the trace.dat
+ * importer's, which bench_now() alone does not see.
+ */
+static inline double bench_now_children(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
+		return bench_now();
+	return bench_now() + (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
 /* Wall-clock time, seconds (CLOCK_MONOTONIC). */
 static inline double bench_wall(void)
 {

@@ -1594,6 +1594,34 @@ static int op_map(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_mmu_
 	return 0;
 }
 
+#ifndef NDEBUG
+/* Debug builds: the links from @root down to level @to all exist and match @p's roles, ending at @expect. */
+static bool direct_links_match(const struct eptf_mmu *m, uint32_t root, const struct plan *p, unsigned to,
+			       uint32_t expect)
+{
+	uint32_t cur = root;
+
+	for (unsigned lv = 4; lv > to; lv--) {
+		uint64_t s = SP(m, cur)->spt[spte_index(p->addr, lv)];
+		struct sp_key k;
+		plan_key(p, lv - 1, &k);
+		if (!(s & SPTE_P) || !(s & SPTE_LINK) || !sp_matches(SP(m, SPTE_CHILD(s)), &k))
+			return false;
+		cur = SPTE_CHILD(s);
+	}
+	return cur == expect;
+}
+
+/* Debug builds: a walk from @root finds the leaf for @addr at SPTE @i of page @idx. */
+static bool leaf_is(const struct eptf_mmu *m, uint32_t root, uint64_t addr, uint32_t idx, unsigned i)
+{
+	uint32_t wli = NIL;
+	unsigned widx = 0;
+
+	return leaf_find(m, root, addr, &wli, &widx) && wli == idx && widx == i;
+}
+#endif
+
 static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_mmu_result *res)
 {
 	struct vcpu *v = op_vcpu(m, op);
@@ -1638,64 +1666,36 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 	vcpu_reload(m, v, res);
 	if (v->root == NIL)
 		return m->err;
-	if (fault && have && p.direct && v->root == root && p.level == SP(m, li)->level &&
-	    leaf_gfn(SP(m, li), lidx) == p.tgfn) {
-		/*
-		 * A write to a present, write-protected direct leaf
-		 * (fast_page_fault()): do_fault() would walk links that all
-		 * match (a direct page's role is its address range, level and
-		 * address space) down to the same leaf and only add W; so go
-		 * straight to the leaf step.
-		 */
-#ifndef NDEBUG
-		uint32_t cur = root;
-		for (unsigned lv = 4; lv > p.level; lv--) {
-			uint64_t s = SP(m, cur)->spt[spte_index(op->addr, lv)];
-			struct sp_key k;
-			plan_key(&p, lv - 1, &k);
-			assert((s & SPTE_P) && (s & SPTE_LINK) && sp_matches(SP(m, SPTE_CHILD(s)), &k));
-			cur = SPTE_CHILD(s);
+	if (fault) {
+		if (have && p.direct && v->root == root && p.level == SP(m, li)->level &&
+		    leaf_gfn(SP(m, li), lidx) == p.tgfn) {
+			/*
+			 * A write to a present, write-protected direct leaf
+			 * (fast_page_fault()): do_fault() would walk links that
+			 * all match (a direct page's role is its address range,
+			 * level and address space) down to the same leaf and
+			 * only add W; so go straight to the leaf step.
+			 */
+			assert(direct_links_match(m, root, &p, p.level, li));
+			m->st.faults++;
+			li = install_leaf(m, li, &p, write);
+		} else if (!have && p.direct && v->root == root && stop != NIL && p.level <= stop_lv) {
+			/*
+			 * Nothing present at @stop_lv on the way: do_fault()
+			 * would re-walk the links above it, which all match for a
+			 * direct root (see above), so it starts where the first
+			 * walk stopped.
+			 */
+			assert(direct_links_match(m, root, &p, stop_lv, stop));
+			li = do_fault_from(m, stop, stop_lv, &p, write);
+		} else {
+			li = do_fault(m, v->root, &p, write);
 		}
-		assert(cur == li);
-#endif
-		m->st.faults++;
-		li = install_leaf(m, li, &p, write);
-		res->faulted = true;
-		if (m->err || li == NIL)
-			return m->err ? m->err : EPTF_ENOMEM;
-	} else if (fault && !have && p.direct && v->root == root && stop != NIL && p.level <= stop_lv) {
-		/*
-		 * Nothing present at @stop_lv on the way: do_fault() would
-		 * re-walk the links above it, which all match for a direct
-		 * root (see above), so it starts where the first walk stopped.
-		 */
-#ifndef NDEBUG
-		uint32_t cur = root;
-		for (unsigned lv = 4; lv > stop_lv; lv--) {
-			uint64_t s = SP(m, cur)->spt[spte_index(op->addr, lv)];
-			struct sp_key k;
-			plan_key(&p, lv - 1, &k);
-			assert((s & SPTE_P) && (s & SPTE_LINK) && sp_matches(SP(m, SPTE_CHILD(s)), &k));
-			cur = SPTE_CHILD(s);
-		}
-		assert(cur == stop);
-#endif
-		li = do_fault_from(m, stop, stop_lv, &p, write);
 		lidx = spte_index(op->addr, p.level);
 		res->faulted = true;
 		if (m->err || li == NIL)
 			return m->err ? m->err : EPTF_ENOMEM;
-	} else if (fault) {
-		li = do_fault(m, v->root, &p, write);
-		lidx = spte_index(op->addr, p.level);
-		res->faulted = true;
-		if (m->err || li == NIL)
-			return m->err ? m->err : EPTF_ENOMEM;
-#ifndef NDEBUG
-		uint32_t wli = NIL;
-		unsigned widx = 0;
-		assert(leaf_find(m, v->root, op->addr, &wli, &widx) && wli == li && widx == lidx);
-#endif
+		assert(leaf_is(m, v->root, op->addr, li, lidx));
 	}
 	/* the leaf the first walk found (no fault) or the one the fault installed, on the same root */
 	if (have || fault) {

@@ -178,24 +178,27 @@ static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t
 	return removed;
 }
 
-uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx)
-{
-	struct {
-		struct rx_node *n;
-		unsigned i;
-	} path[RX_TOP];
+/* A node and slot passed through by rx_descend(). */
+struct rx_step {
 	struct rx_node *n;
-	uint64_t lo, hi, nbase = 0, removed;
+	unsigned i;
+};
+
+/*
+ * A list entry or a checker query usually lies within one slot of each
+ * level down to a level-1 node: follow [lo, hi) down from the top while it
+ * does and the slot holds a child, without recursion. False when a slot it
+ * needs is absent (nothing in the range). Else *np is the node to finish
+ * in, *kp its level and *basep its first page; @path (if not NULL) gets the
+ * nodes and slots passed through, *depthp of them.
+ */
+static bool rx_descend(const struct rx_tree *t, uint64_t lo, uint64_t hi, struct rx_node **np, unsigned *kp,
+		       uint64_t *basep, struct rx_step *path, unsigned *depthp)
+{
+	struct rx_node *n = t->top;
+	uint64_t nbase = 0;
 	unsigned k, depth = 0;
 
-	if (!rx_clamp(t, addr, pages, &lo, &hi))
-		return 0;
-	/*
-	 * A list entry usually lies within one slot of each level down to a
-	 * level-1 node: follow that path without recursion (and stop at once
-	 * when it is absent), then remove in the last node reached.
-	 */
-	n = t->top;
 	for (k = t->height; k > 1; k--) {
 		unsigned sh = 9 * (k - 1);
 		unsigned i = (unsigned)((lo - nbase) >> sh);
@@ -203,14 +206,35 @@ uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_le
 		if (((hi - 1 - nbase) >> sh) != i)
 			break;
 		if (!rx_test(n, i))
-			return 0;
+			return false;
 		if (rx_is_leaf(n->slot[i]))
 			break;
-		path[depth].n = n;
-		path[depth++].i = i;
+		if (path) {
+			path[depth].n = n;
+			path[depth].i = i;
+		}
+		depth++;
 		n = rx_child(n->slot[i]);
 		nbase += (uint64_t)i << sh;
 	}
+	*np = n;
+	*kp = k;
+	*basep = nbase;
+	if (depthp)
+		*depthp = depth;
+	return true;
+}
+
+uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx)
+{
+	struct rx_step path[RX_TOP];
+	struct rx_node *n;
+	uint64_t lo, hi, nbase, removed;
+	unsigned k, depth;
+
+	if (!rx_clamp(t, addr, pages, &lo, &hi) || !rx_descend(t, lo, hi, &n, &k, &nbase, path, &depth))
+		return 0;
+	/* remove in the last node reached */
 	removed = rx_rm(t, n, k, nbase, lo, hi, fn, ctx);
 	/* free the nodes the removal emptied, bottom up */
 	while (rx_empty(n)) {
@@ -453,26 +477,11 @@ static int rx_vis(const struct rx_node *n, unsigned k, uint64_t nbase, uint64_t 
 
 int rx_visit(const struct rx_tree *t, uint64_t addr, uint64_t pages, rx_visit_fn fn, void *ctx)
 {
-	const struct rx_node *n;
-	uint64_t lo, hi, nbase = 0;
+	struct rx_node *n;
+	uint64_t lo, hi, nbase;
 	unsigned k;
 
-	if (!rx_clamp(t, addr, pages, &lo, &hi))
+	if (!rx_clamp(t, addr, pages, &lo, &hi) || !rx_descend(t, lo, hi, &n, &k, &nbase, NULL, NULL))
 		return 0;
-	/* as rx_remove_range(): follow a range inside one slot per level without recursion */
-	n = t->top;
-	for (k = t->height; k > 1; k--) {
-		unsigned sh = 9 * (k - 1);
-		unsigned i = (unsigned)((lo - nbase) >> sh);
-
-		if (((hi - 1 - nbase) >> sh) != i)
-			break;
-		if (!rx_test(n, i))
-			return 0;
-		if (rx_is_leaf(n->slot[i]))
-			break;
-		n = rx_child(n->slot[i]);
-		nbase += (uint64_t)i << sh;
-	}
 	return rx_vis(n, k, nbase, lo, hi, fn, ctx);
 }

@@ -31,6 +31,8 @@
 #include <eptflush/mmu.h>
 #include <eptflush/trace.h>
 
+#include "op_same.h"
+
 #include "../src/trace/trace_int.h"
 
 /*
@@ -900,18 +902,6 @@ static void random_op(struct eptf_op *op, bool valid_ish)
 	op->flags = (uint8_t)(rnd() % 4 ? rnd() % 8 : rnd());
 }
 
-static void same_op(const struct eptf_op *a, const struct eptf_op *b)
-{
-	assert_int_equal(a->kind, b->kind);
-	assert_int_equal(a->vcpu, b->vcpu);
-	assert_int_equal(a->slot, b->slot);
-	assert_int_equal(a->level, b->level);
-	assert_int_equal(a->flags, b->flags);
-	assert_true(a->addr == b->addr);
-	assert_true(a->count == b->count);
-	assert_true(a->value == b->value);
-}
-
 static void test_validate_same(void **state)
 {
 	static const size_t dlens[] = {0, 1, 7, 40, 256, 448};
@@ -1356,7 +1346,7 @@ static void same_reads(const char *data, size_t size, const char *what)
 		}
 		if (a == 0)
 			break;
-		same_op(&o1, &o2);
+		assert_op_same(&o1, &o2);
 		assert_true(eptf_trace_line(r1) == ref_trace_line(r2));
 	}
 	eptf_trace_close(r1);

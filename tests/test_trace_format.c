@@ -17,17 +17,7 @@
 #include <eptflush/mmu.h>
 #include <eptflush/trace.h>
 
-static void expect_same(const struct eptf_op *a, const struct eptf_op *b)
-{
-	assert_int_equal(a->kind, b->kind);
-	assert_int_equal(a->vcpu, b->vcpu);
-	assert_int_equal(a->slot, b->slot);
-	assert_int_equal(a->level, b->level);
-	assert_int_equal(a->flags, b->flags);
-	assert_true(a->addr == b->addr);
-	assert_true(a->count == b->count);
-	assert_true(a->value == b->value);
-}
+#include "op_same.h"
 
 static struct eptf_op mk(uint32_t kind, uint32_t vcpu, uint32_t slot, uint8_t level, uint8_t flags,
 			 uint64_t addr, uint64_t count, uint64_t value)
@@ -99,7 +89,7 @@ static void test_canonical_lines(void **state)
 		assert_int_equal(n, (int)strlen(canon[i].line));
 		assert_string_equal(buf, canon[i].line);
 		assert_int_equal(eptf_op_parse(canon[i].line, &op, &why), 0);
-		expect_same(&op, &canon[i].op);
+		assert_op_same(&op, &canon[i].op);
 		kinds[canon[i].op.kind] = true;
 	}
 	for (uint32_t k = 1; k < EPTF_OP_KIND_COUNT; k++)
@@ -114,9 +104,9 @@ static void test_lenient_spelling(void **state)
 	(void)state;
 	/* any key and flag order, decimal or upper-case hex, tabs, CR, trailing comment */
 	assert_int_equal(eptf_op_parse("  map\tx level=2 addr=0xABCD w vcpu=1 # a comment\r", &op, &why), 0);
-	expect_same(&op, &want);
+	assert_op_same(&op, &want);
 	assert_int_equal(eptf_op_parse("map vcpu=01 addr=43981 level=2 x w", &op, &why), 0);
-	expect_same(&op, &want);
+	assert_op_same(&op, &want);
 }
 
 static const struct {
@@ -336,7 +326,7 @@ static void test_random_roundtrip(void **state)
 		int n = eptf_op_format(&op, buf, sizeof(buf));
 		assert_true(n > 0 && n < 160);
 		assert_int_equal(eptf_op_parse_detail(buf, (size_t)n, &back, detail, sizeof(detail)), 0);
-		expect_same(&op, &back);
+		assert_op_same(&op, &back);
 		per_kind[op.kind]++;
 	}
 	for (uint32_t k = 1; k < EPTF_OP_KIND_COUNT; k++)

@@ -169,7 +169,7 @@ struct slot {
 };
 
 struct rdir {
-	uint64_t *chunk[RDIR]; /* RCHUNK heads + occupancy word each, or NULL */
+	uint64_t *chunk[RDIR]; /* RCHUNK heads + three summary words each, or NULL */
 	uint64_t live[RDIR / 64]; /* bit c set iff chunk[c] is allocated (walks skip empty chunks) */
 	/*
 	 * Bit c set if chunk c's maybe-writable (flagged[0]) or maybe-accessed

@@ -144,7 +144,7 @@ static int adaptive_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 		r = eptf_flush_full(ctx, fp);
 	else
 		r = eptf_flush_ranges_merged(ctx, fp, ex, n);
-	eptf_flush__exact_put(ex, buf);
+	eptf_flush__ranges_put(ex, buf);
 	return r;
 }
 

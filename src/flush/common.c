@@ -163,19 +163,40 @@ static int fill_linux(struct eptf_hv_flush_list *list, int off, uint64_t gfn, ui
 	return eptf_hv_fill_linux(list, off, gfn, pages);
 }
 
-/*
- * Send the @off entries in @list (covering @pages pages) to every root of
- * @fp: the list is the same for every root, stamp each root in. With no
- * entry at all, a full flush (never degrade to no flush: rule 1).
- */
-static int linux_send(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
-		      struct eptf_hv_flush_list *list, int off, uint64_t pages)
+/* One input page being filled by the Linux filler, for every root alike. */
+struct linux_fill {
+	struct eptf_hv_flush_list list;
+	int off;        /* entries written */
+	uint64_t pages; /* pages they cover */
+};
+
+/* Append range @r (empty ones are skipped); false when it does not fit: full flush (rule 1). */
+static bool linux_add(struct linux_fill *f, struct eptf_hv_range r)
 {
-	if (off == 0)
+	int k;
+
+	if (r.pages == 0)
+		return true;
+	k = fill_linux(&f->list, f->off, r.gfn, r.pages);
+	if (k < 0) /* -ENOSPC or a range past the frame space */
+		return false;
+	f->off = k;
+	f->pages += r.pages;
+	return true;
+}
+
+/*
+ * Send the filled page to every root of @fp: the list is the same for
+ * every root, stamp each root in. With no entry at all, a full flush
+ * (never degrade to no flush: rule 1).
+ */
+static int linux_send(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp, struct linux_fill *f)
+{
+	if (f->off == 0)
 		return eptf_flush__fallback_full(ctx, fp);
 	for (size_t i = 0; i < fp->nroots; i++) {
-		list->address_space = fp->roots[i].hpa;
-		eptf_flush__send_list(ctx, fp, list, (uint16_t)off, pages);
+		f->list.address_space = fp->roots[i].hpa;
+		eptf_flush__send_list(ctx, fp, &f->list, (uint16_t)f->off, f->pages);
 	}
 	return 0;
 }
@@ -189,44 +210,27 @@ static int linux_send(struct eptf_flush_ctx *ctx, const struct eptf_flush_point 
 int eptf_flush_ranges_linux(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
 			    const struct eptf_hv_range *ranges, size_t n)
 {
-	struct eptf_hv_flush_list list;
-	uint64_t pages = 0;
-	int off = 0;
+	struct linux_fill f;
 
-	for (size_t i = 0; i < n; i++) {
-		int r;
-
-		if (ranges[i].pages == 0)
-			continue;
-		r = fill_linux(&list, off, ranges[i].gfn, ranges[i].pages);
-		if (r < 0) /* -ENOSPC or a range past the frame space: rule 1 */
+	f.off = 0;
+	f.pages = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!linux_add(&f, ranges[i]))
 			return eptf_flush__fallback_full(ctx, fp);
-		off = r;
-		pages += ranges[i].pages;
-	}
-	return linux_send(ctx, fp, &list, off, pages);
+	return linux_send(ctx, fp, &f);
 }
 
 int eptf_flush__linux_items(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
 {
-	struct eptf_hv_flush_list list;
-	uint64_t pages = 0;
-	int off = 0;
+	struct linux_fill f;
 
 	/* eptf_flush_ranges_linux over eptf_flush_exact_ranges(fp), without the array */
-	for (size_t i = 0; i < fp->nitems; i++) {
-		struct eptf_hv_range rg = eptf_flush__item_range(&fp->items[i]);
-		int r;
-
-		if (rg.pages == 0)
-			continue;
-		r = fill_linux(&list, off, rg.gfn, rg.pages);
-		if (r < 0)
+	f.off = 0;
+	f.pages = 0;
+	for (size_t i = 0; i < fp->nitems; i++)
+		if (!linux_add(&f, eptf_flush__item_range(&fp->items[i])))
 			return eptf_flush__fallback_full(ctx, fp);
-		off = r;
-		pages += rg.pages;
-	}
-	return linux_send(ctx, fp, &list, off, pages);
+	return linux_send(ctx, fp, &f);
 }
 
 int eptf_flush_ranges_each(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
@@ -373,26 +377,30 @@ size_t eptf_flush_exact_ranges(const struct eptf_flush_point *fp, struct eptf_hv
 	return k;
 }
 
-struct eptf_hv_range *eptf_flush__exact_or_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
-						struct eptf_hv_range *buf, size_t cap, size_t *n)
+struct eptf_hv_range *eptf_flush__ranges_get(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+					     struct eptf_hv_range *buf, size_t cap, size_t need)
 {
-	struct eptf_hv_range *r = buf;
+	struct eptf_hv_range *r;
 
-	*n = 0;
-	if (fp->nitems > cap) {
-		r = malloc(fp->nitems * sizeof(*r));
-		if (!r) {
-			eptf_flush__fallback_full(ctx, fp);
-			return NULL;
-		}
-		cap = fp->nitems;
-	}
-	*n = eptf_flush_exact_ranges(fp, r, cap);
+	if (need <= cap)
+		return buf;
+	r = malloc(need * sizeof(*r));
+	if (!r)
+		eptf_flush__fallback_full(ctx, fp);
 	return r;
 }
 
-void eptf_flush__exact_put(struct eptf_hv_range *r, const struct eptf_hv_range *buf)
+void eptf_flush__ranges_put(struct eptf_hv_range *r, const struct eptf_hv_range *buf)
 {
 	if (r != buf)
 		free(r);
+}
+
+struct eptf_hv_range *eptf_flush__exact_or_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+						struct eptf_hv_range *buf, size_t cap, size_t *n)
+{
+	struct eptf_hv_range *r = eptf_flush__ranges_get(ctx, fp, buf, cap, fp->nitems);
+
+	*n = r ? eptf_flush_exact_ranges(fp, r, fp->nitems > cap ? fp->nitems : cap) : 0;
+	return r;
 }

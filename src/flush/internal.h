@@ -41,18 +41,25 @@ static inline struct eptf_hv_range eptf_flush__item_range(const struct eptf_inva
 #define EPTF_FLUSH_STACK_RANGES 64u
 
 /*
- * The exact ranges of @fp (eptf_flush_exact_ranges): in @buf when its
- * @cap entries are enough for fp->nitems, else in a new array. *@n
- * receives the count. Release with eptf_flush__exact_put(). When out of
- * memory, every root of @fp is flushed in full first
- * (eptf_flush__fallback_full: nothing may stay stale) and NULL is
- * returned; the caller then returns EPTF_ENOMEM.
+ * Room for @need ranges: @buf when its @cap entries are enough, else a new
+ * array. Release with eptf_flush__ranges_put(). When out of memory, every
+ * root of @fp is flushed in full first (eptf_flush__fallback_full: nothing
+ * may stay stale) and NULL is returned; the caller then returns
+ * EPTF_ENOMEM.
+ */
+struct eptf_hv_range *eptf_flush__ranges_get(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+					     struct eptf_hv_range *buf, size_t cap, size_t need);
+
+/* Free what eptf_flush__ranges_get() or eptf_flush__exact_or_full() returned (nothing when it is @buf). */
+void eptf_flush__ranges_put(struct eptf_hv_range *r, const struct eptf_hv_range *buf);
+
+/*
+ * The exact ranges of @fp (eptf_flush_exact_ranges) in room from
+ * eptf_flush__ranges_get() for fp->nitems ranges; *@n receives the count.
+ * NULL (after a full flush) when out of memory.
  */
 struct eptf_hv_range *eptf_flush__exact_or_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
 						struct eptf_hv_range *buf, size_t cap, size_t *n);
-
-/* Free what eptf_flush__exact_or_full returned (nothing when it is @buf). */
-void eptf_flush__exact_put(struct eptf_hv_range *r, const struct eptf_hv_range *buf);
 
 /*
  * list's path: the exact ranges of @fp's items, filled straight into one

@@ -24,7 +24,7 @@ static int merge_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point
 	if (!ex)
 		return EPTF_ENOMEM;
 	r = eptf_flush_ranges_merged(ctx, fp, ex, n);
-	eptf_flush__exact_put(ex, buf);
+	eptf_flush__ranges_put(ex, buf);
 	return r;
 }
 

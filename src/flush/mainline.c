@@ -79,7 +79,7 @@ static int mainline_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 	if (!ranges)
 		return EPTF_ENOMEM;
 	eptf_flush_ranges_each(ctx, fp, ranges, n);
-	eptf_flush__exact_put(ranges, buf);
+	eptf_flush__ranges_put(ranges, buf);
 	return 0;
 }
 

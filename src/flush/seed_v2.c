@@ -18,7 +18,6 @@
  *   ZAP_RANGE   the baseline's range (as mainline); everything else full.
  * Defect 8 (kvm_get_memslot() NULL) is reported by the replay engine.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -122,17 +121,13 @@ static int seed_sync_page(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
  */
 static int seed_wp_gfn(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
 {
-	struct eptf_hv_range buf[EPTF_FLUSH_STACK_RANGES], *r = buf;
+	struct eptf_hv_range buf[EPTF_FLUSH_STACK_RANGES];
+	struct eptf_hv_range *r = eptf_flush__ranges_get(ctx, fp, buf, EPTF_FLUSH_STACK_RANGES, fp->nitems + 1);
 	size_t n = 0;
 	int ret;
 
-	if (fp->nitems + 1 > EPTF_FLUSH_STACK_RANGES) {
-		r = malloc((fp->nitems + 1) * sizeof(*r));
-		if (!r) {
-			eptf_flush__fallback_full(ctx, fp);
-			return EPTF_ENOMEM;
-		}
-	}
+	if (!r)
+		return EPTF_ENOMEM;
 	r[n++] = (struct eptf_hv_range){fp->gfn, 1};
 	for (size_t i = 0; i < fp->nitems; i++) {
 		const struct eptf_inval *it = &fp->items[i];
@@ -146,31 +141,25 @@ static int seed_wp_gfn(struct eptf_flush_ctx *ctx, const struct eptf_flush_point
 			r[n++] = (struct eptf_hv_range){it->gfn, 1};
 	}
 	ret = eptf_flush_ranges_each(ctx, fp, r, n);
-	if (r != buf)
-		free(r);
+	eptf_flush__ranges_put(r, buf);
 	return ret;
 }
 
 static int seed_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)
 {
-	struct eptf_hv_range one, buf[EPTF_FLUSH_STACK_RANGES], *r = buf;
+	struct eptf_hv_range one, buf[EPTF_FLUSH_STACK_RANGES], *r;
 	int ret;
 
 	ctx->stats.flush_points++;
 	switch (fp->site) {
 	case EPTF_SITE_COMMIT_ZAP:
 	case EPTF_SITE_SYNC_PAGE:
-		/* at most one range per item: the stack buffer unless there are more items */
-		if (fp->nitems > EPTF_FLUSH_STACK_RANGES) {
-			r = malloc(fp->nitems * sizeof(*r));
-			if (!r) {
-				eptf_flush__fallback_full(ctx, fp);
-				return EPTF_ENOMEM;
-			}
-		}
+		/* at most one range per item */
+		r = eptf_flush__ranges_get(ctx, fp, buf, EPTF_FLUSH_STACK_RANGES, fp->nitems);
+		if (!r)
+			return EPTF_ENOMEM;
 		ret = fp->site == EPTF_SITE_COMMIT_ZAP ? seed_commit_zap(ctx, fp, r) : seed_sync_page(ctx, fp, r);
-		if (r != buf)
-			free(r);
+		eptf_flush__ranges_put(r, buf);
 		return ret;
 	case EPTF_SITE_WP_GFN:
 		return seed_wp_gfn(ctx, fp);

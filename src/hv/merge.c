@@ -484,18 +484,8 @@ int eptf_hv_build_pages(const struct eptf_hv_range *ranges, size_t n, unsigned f
 		if (r->pages == 0)
 			continue;
 		if (!(flags & LARGE_ANY)) {
-			/* plan_range's all-small plan: emit_region(gfn, gfn + pages, 4K) */
-			uint64_t x = r->gfn, left = r->pages;
-
-			do {
-				uint32_t k = left < MAXU ? (uint32_t)left : MAXU;
-				uint64_t entry = 0;
-
-				(void)eptf_hv_entry_encode(x, k, EPTF_HV_UNIT_4K, &entry);
-				emit(&em, entry);
-				x += k;
-				left -= k;
-			} while (left);
+			/* plan_range's all-small plan, without planning */
+			emit_region(&em, r->gfn, r->gfn + r->pages, EPTF_HV_UNIT_4K);
 			continue;
 		}
 		plan_range(r->gfn, r->gfn + r->pages, flags, &p);

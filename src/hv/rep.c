@@ -25,20 +25,14 @@ int eptf_hv_rep_call(const struct eptf_hv_transport *t, uint16_t code, uint16_t 
 		     const void *input, size_t input_len, struct eptf_hv_call_info *info)
 {
 	struct eptf_hv_control c = {.code = code, .rep_count = rep_count};
-	uint64_t base;
 	uint16_t start = 0;
 	uint32_t issues = 0;
 
 	if (!t || !t->hypercall || rep_count == 0 || rep_count > EPTF_HV_MAX_REP_COUNT)
 		return EPTF_EINVAL;
-	/*
-	 * The control word differs between issues only in rep start (bits
-	 * 59:48, 12 bits): build it once and or the start in.
-	 */
-	base = eptf_hv_control_build(&c);
 	for (;;) {
-		uint64_t control = base | ((uint64_t)start & 0xfffu) << 48;
-		uint64_t result = t->hypercall(t->ctx, control, input, input_len);
+		c.rep_start = start; /* the only field that changes between issues */
+		uint64_t result = t->hypercall(t->ctx, eptf_hv_control_build(&c), input, input_len);
 		uint16_t status = eptf_hv_result_status(result);
 		uint16_t done = eptf_hv_result_reps(result);
 

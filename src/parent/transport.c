@@ -83,12 +83,13 @@ static uint64_t parent_hypercall(void *ctx, uint64_t control, const void *input,
 	struct eptf_hv_request *rq = &p->req;
 	struct eptf_hv_validate_cfg vc = { .gpa_bits = p->cfg.gpa_bits,
 					   .allow_large = p->cfg.allow_large };
+	struct eptf_hv_control c;
 	enum fault f;
 	uint16_t status, k;
 
 	p->st.hypercalls++;
-	/* call code: control bits 15:0 (counted before validation, like hypercalls) */
-	if ((control & 0xffffu) == EPTF_HVCALL_FLUSH_GPA_LIST)
+	eptf_hv_control_parse(control, &c); /* the call code is counted before validation, like hypercalls */
+	if (c.code == EPTF_HVCALL_FLUSH_GPA_LIST)
 		p->st.list_hypercalls++;
 	status = eptf_hv_validate(control, input, input_len, &vc, rq);
 	if (status != EPTF_HV_STATUS_SUCCESS) {

@@ -251,7 +251,7 @@ static uint64_t tlb_probes(const struct proot *r, uint64_t lo, uint64_t hi, uint
 	uint64_t n = 0;
 
 	for (unsigned l = 1; l <= 3 && n < limit; l++) {
-		unsigned sh = 9 * (l - 1);
+		unsigned sh = RX_SHIFT(l);
 
 		if (r->tlb_n[l])
 			n += ((hi - 1) >> sh) - (lo >> sh) + 1;
@@ -270,7 +270,7 @@ static void tlb_remove_range(struct eptf_parent *p, struct proot *r, uint64_t lo
 	if (tlb_probes(r, lo, hi, held) < held) {
 		/* a short range: look each entry that could overlap it up */
 		for (unsigned l = 1; l <= 3; l++) {
-			unsigned sh = 9 * (l - 1);
+			unsigned sh = RX_SHIFT(l);
 
 			for (uint64_t a = lo >> sh; r->tlb_n[l] && a <= (hi - 1) >> sh; a++) {
 				uint32_t i = tlb_find(p, r, l, a << sh);
@@ -684,7 +684,7 @@ static int tlb_visit(const struct visit_ctx *v, const struct proot *r, uint64_t 
 	}
 	if (tlb_probes(r, lo, hi, held) < held) {
 		for (unsigned l = 1; l <= 3; l++) {
-			unsigned sh = 9 * (l - 1);
+			unsigned sh = RX_SHIFT(l);
 
 			for (uint64_t a = lo >> sh; r->tlb_n[l] && a <= (hi - 1) >> sh; a++) {
 				uint32_t i = tlb_find(p, r, l, a << sh);

@@ -9,7 +9,7 @@
 
 static inline unsigned rx_index(uint64_t addr, unsigned k)
 {
-	return (unsigned)((addr >> (9 * (k - 1))) & (RX_FANOUT - 1));
+	return (unsigned)((addr >> RX_SHIFT(k)) & (RX_FANOUT - 1));
 }
 
 static inline bool rx_test(const struct rx_node *n, unsigned i)
@@ -112,7 +112,7 @@ static bool rx_clamp(const struct rx_tree *t, uint64_t addr, uint64_t pages, uin
 static inline void rx_slot_range(unsigned k, uint64_t nbase, uint64_t lo, uint64_t hi, unsigned *i0,
 				 unsigned *i1)
 {
-	unsigned sh = 9 * (k - 1); /* spans are powers of two: shift, do not divide */
+	unsigned sh = RX_SHIFT(k); /* spans are powers of two: shift, do not divide */
 	uint64_t last = (hi - 1 - nbase) >> sh;
 
 	*i0 = lo > nbase ? (unsigned)((lo - nbase) >> sh) : 0;
@@ -144,7 +144,7 @@ static inline uint64_t rx_word_bits(const struct rx_node *n, unsigned w, unsigne
 static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t nbase, uint64_t lo,
 		      uint64_t hi, rx_leaf_fn fn, void *ctx)
 {
-	unsigned sh = 9 * (k - 1), i0, i1;
+	unsigned sh = RX_SHIFT(k), i0, i1;
 	uint64_t removed = 0;
 
 	rx_slot_range(k, nbase, lo, hi, &i0, &i1);
@@ -200,7 +200,7 @@ static bool rx_descend(const struct rx_tree *t, uint64_t lo, uint64_t hi, struct
 	unsigned k, depth = 0;
 
 	for (k = t->height; k > 1; k--) {
-		unsigned sh = 9 * (k - 1);
+		unsigned sh = RX_SHIFT(k);
 		unsigned i = (unsigned)((lo - nbase) >> sh);
 
 		if (((hi - 1 - nbase) >> sh) != i)
@@ -450,7 +450,7 @@ bool rx_remove_exact(struct rx_tree *t, uint64_t base, unsigned level, uint64_t 
 static int rx_vis(const struct rx_node *n, unsigned k, uint64_t nbase, uint64_t lo, uint64_t hi,
 		  rx_visit_fn fn, void *ctx)
 {
-	unsigned sh = 9 * (k - 1), i0, i1;
+	unsigned sh = RX_SHIFT(k), i0, i1;
 
 	rx_slot_range(k, nbase, lo, hi, &i0, &i1);
 	for (uint64_t wm = rx_words(n, i0, i1); wm; wm &= wm - 1) {

@@ -28,7 +28,8 @@
 #define RX_FANOUT 512u
 #define RX_TOP 5u                      /* highest level a top node can have */
 #define RX_PAGES (1ull << (9 * RX_TOP)) /* pages the tree can address: 2^45 (57-bit GPA) */
-#define RX_SPAN(k) (1ull << (9 * ((k) - 1))) /* pages one slot of a level-k node covers */
+#define RX_SHIFT(k) (9u * ((k) - 1u))          /* log2 of RX_SPAN(k) */
+#define RX_SPAN(k) (1ull << RX_SHIFT(k))       /* pages one slot of a level-k node covers */
 #define RX_COVER(h) (1ull << (9 * (h)))      /* pages a tree whose top node is level h covers */
 
 struct rx_node {

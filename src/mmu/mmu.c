@@ -1071,12 +1071,84 @@ static void spte_link(struct eptf_mmu *m, uint32_t pidx, unsigned i, uint32_t ci
 	par_add(m, cidx, REF(pidx, i));
 }
 
+/* The callback of the rmap walks, on one SPTE reference. */
+typedef void (*rmap_fn)(struct eptf_mmu *m, uint64_t ref, void *arg);
+
+/* Drop W (and D) from the SPTE @ref: the write-protect of one reference; @arg is the site. */
+static void wp_cb(struct eptf_mmu *m, uint64_t ref, void *arg)
+{
+	enum eptf_site site = *(const enum eptf_site *)arg;
+	struct sp *sp = SP(m, REF_IDX(ref));
+	uint64_t s = sp->spt[REF_I(ref)];
+
+	if (!(s & SPTE_W))
+		return;
+	item_spte(m, site, REF_IDX(ref), REF_I(ref), s, EPTF_CHG_WRPROT);
+	sp->spt[REF_I(ref)] = s & ~(SPTE_W | SPTE_D);
+}
+
+/* References gathered before their callback runs on them. */
+#define VISIT_BATCH 32u
+
+/* Call @fn on every reference of @refs[0..n), after prefetching what it loads. */
+static void visit_batch(struct eptf_mmu *m, const uint64_t *refs, size_t n, rmap_fn fn, void *arg)
+{
+	/*
+	 * A slot-wide walk visits SPTEs scattered over the shadow pages: each
+	 * costs a load of its struct sp and one of the SPTE, both usually
+	 * cache misses, and the second depends on the first. Issued for the
+	 * whole batch first, the misses overlap instead of queueing.
+	 */
+	for (size_t k = 0; k < n; k++)
+		__builtin_prefetch(&SP(m, REF_IDX(refs[k]))->spt);
+	for (size_t k = 0; k < n; k++)
+		__builtin_prefetch(&SP(m, REF_IDX(refs[k]))->spt[REF_I(refs[k])], 1);
+	for (size_t k = 0; k < n; k++)
+		fn(m, refs[k], arg);
+}
+
 /*
- * Drop W from every SPTE that maps @gfn through @sl, huge ones included
- * (__rmap_write_protect() over every level, as kvm_mmu_slot_gfn_write_protect()
- * does).
+ * References gathered ahead of their callback, which then runs on them in
+ * the order they were added (visit_batch()): for walks whose callback
+ * changes SPTEs but no rmap.
  */
-static void wp_gfn_slot(struct eptf_mmu *m, struct slot *sl, uint64_t gfn, enum eptf_site site)
+struct ref_batch {
+	rmap_fn fn;
+	void *arg;
+	size_t n;
+	uint64_t refs[VISIT_BATCH];
+};
+
+/* An empty batch for @fn (refs[] is not zeroed: a designated initializer would clear 256 bytes). */
+static void batch_init(struct ref_batch *b, rmap_fn fn, void *arg)
+{
+	b->fn = fn;
+	b->arg = arg;
+	b->n = 0;
+}
+
+static void batch_flush(struct eptf_mmu *m, struct ref_batch *b)
+{
+	visit_batch(m, b->refs, b->n, b->fn, b->arg);
+	b->n = 0;
+}
+
+/* Add every reference of the rmap head @h. */
+static inline void batch_head(struct eptf_mmu *m, struct ref_batch *b, uint64_t h)
+{
+	for (size_t k = 0, cnt = rmap_count(h); k < cnt; k++) {
+		if (b->n == VISIT_BATCH)
+			batch_flush(m, b);
+		b->refs[b->n++] = rmap_at(h, k);
+	}
+}
+
+/*
+ * Add the references of every head mapping @gfn through @sl (levels 1 to
+ * 3) that may hold a writable SPTE, and clear those heads' maybe-writable
+ * bits: the batch's callback is wp_cb().
+ */
+static inline void batch_wp_gfn(struct eptf_mmu *m, struct ref_batch *b, struct slot *sl, uint64_t gfn)
 {
 	for (unsigned l = 1; l <= 3; l++) {
 		uint64_t e = rmap_entry(sl, l, gfn);
@@ -1085,18 +1157,22 @@ static void wp_gfn_slot(struct eptf_mmu *m, struct slot *sl, uint64_t gfn, enum 
 		if (!chunk || !(chunk[RCHUNK_W] & bit))
 			continue; /* no SPTE of this head has W */
 		chunk[RCHUNK_W] &= ~bit;
-		uint64_t *h = &chunk[e & (RCHUNK - 1)];
-		size_t n = rmap_count(*h);
-		for (size_t k = 0; k < n; k++) {
-			uint64_t ref = rmap_at(*h, k);
-			struct sp *sp = SP(m, REF_IDX(ref));
-			uint64_t s = sp->spt[REF_I(ref)];
-			if (!(s & SPTE_W))
-				continue;
-			item_spte(m, site, REF_IDX(ref), REF_I(ref), s, EPTF_CHG_WRPROT);
-			sp->spt[REF_I(ref)] = s & ~(SPTE_W | SPTE_D);
-		}
+		batch_head(m, b, chunk[e & (RCHUNK - 1)]);
 	}
+}
+
+/*
+ * Drop W from every SPTE that maps @gfn through @sl, huge ones included
+ * (__rmap_write_protect() over every level, as kvm_mmu_slot_gfn_write_protect()
+ * does).
+ */
+static void wp_gfn_slot(struct eptf_mmu *m, struct slot *sl, uint64_t gfn, enum eptf_site site)
+{
+	struct ref_batch b;
+
+	batch_init(&b, wp_cb, &site);
+	batch_wp_gfn(m, &b, sl, gfn);
+	batch_flush(m, &b);
 }
 
 static void wp_gfn_all(struct eptf_mmu *m, uint64_t gfn, enum eptf_site site)
@@ -1723,9 +1799,6 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 	return 0;
 }
 
-/* rmap walks over a gfn range of one slot at one level */
-typedef void (*rmap_fn)(struct eptf_mmu *m, uint64_t ref, void *arg);
-
 /* The walk's callback removes each reference (else: the summary word it visits). */
 #define WALK_DROP 0u
 
@@ -1775,26 +1848,6 @@ static uint64_t rmap_next(const struct slot *sl, unsigned level, uint64_t e, uin
 	return UINT64_MAX;
 }
 
-/* References gathered by rmap_visit() before calling back on them. */
-#define VISIT_BATCH 32u
-
-/* Call @fn on every reference of @refs[0..n), after prefetching what it loads. */
-static void visit_batch(struct eptf_mmu *m, const uint64_t *refs, size_t n, rmap_fn fn, void *arg)
-{
-	/*
-	 * A slot-wide walk visits SPTEs scattered over the shadow pages: each
-	 * costs a load of its struct sp and one of the SPTE, both usually
-	 * cache misses, and the second depends on the first. Issued for the
-	 * whole batch first, the misses overlap instead of queueing.
-	 */
-	for (size_t k = 0; k < n; k++)
-		__builtin_prefetch(&SP(m, REF_IDX(refs[k]))->spt);
-	for (size_t k = 0; k < n; k++)
-		__builtin_prefetch(&SP(m, REF_IDX(refs[k]))->spt[REF_I(refs[k])], 1);
-	for (size_t k = 0; k < n; k++)
-		fn(m, refs[k], arg);
-}
-
 /*
  * rmap_range() without drops: @fn changes SPTEs but no rmap, so the
  * references can be gathered in batches ahead of the calls, in the same
@@ -1807,11 +1860,11 @@ static void rmap_visit(struct eptf_mmu *m, struct slot *sl, unsigned level, uint
 {
 	size_t nchunks = sl->nchunks[level - 1];
 	unsigned which = sum == RCHUNK_W ? 0 : 1;
-	uint64_t refs[VISIT_BATCH];
-	size_t n = 0;
+	struct ref_batch b;
 
 	if (!nchunks)
 		return;
+	batch_init(&b, fn, arg);
 	if (e1 >= (uint64_t)nchunks << RCHUNK_SHIFT)
 		e1 = ((uint64_t)nchunks << RCHUNK_SHIFT) - 1;
 	for (uint64_t c0 = e0 >> RCHUNK_SHIFT, c1 = e1 >> RCHUNK_SHIFT, d = c0 >> RDIR_SHIFT; d <= c1 >> RDIR_SHIFT;
@@ -1846,23 +1899,12 @@ static void rmap_visit(struct eptf_mmu *m, struct slot *sl, unsigned level, uint
 					if (!chunk[sum])
 						r->flagged[which][w] &= ~(1ull << (ci % 64));
 				}
-				while (heads) {
-					uint64_t h = chunk[__builtin_ctzll(heads)];
-					size_t cnt = rmap_count(h);
-
-					heads &= heads - 1;
-					for (size_t k = 0; k < cnt; k++) {
-						if (n == VISIT_BATCH) {
-							visit_batch(m, refs, n, fn, arg);
-							n = 0;
-						}
-						refs[n++] = rmap_at(h, k);
-					}
-				}
+				for (; heads; heads &= heads - 1)
+					batch_head(m, &b, chunk[__builtin_ctzll(heads)]);
 			}
 		}
 	}
-	visit_batch(m, refs, n, fn, arg);
+	batch_flush(m, &b);
 }
 
 static void rmap_range(struct eptf_mmu *m, struct slot *sl, unsigned level, uint64_t g0, uint64_t g1, unsigned walk,
@@ -1910,18 +1952,6 @@ static void drop_cb(struct eptf_mmu *m, uint64_t ref, void *arg)
 
 	item_spte(m, site, REF_IDX(ref), REF_I(ref), s, EPTF_CHG_DROP);
 	spte_clear(m, REF_IDX(ref), REF_I(ref));
-}
-
-static void wp_cb(struct eptf_mmu *m, uint64_t ref, void *arg)
-{
-	enum eptf_site site = *(const enum eptf_site *)arg;
-	struct sp *sp = SP(m, REF_IDX(ref));
-	uint64_t s = sp->spt[REF_I(ref)];
-
-	if (!(s & SPTE_W))
-		return;
-	item_spte(m, site, REF_IDX(ref), REF_I(ref), s, EPTF_CHG_WRPROT);
-	sp->spt[REF_I(ref)] = s & ~(SPTE_W | SPTE_D);
 }
 
 struct age_arg {
@@ -2242,31 +2272,12 @@ static uint64_t harvest(struct eptf_mmu *m, struct slot *s, size_t word, uint64_
 	 * visited as one batch, so that the SPTE loads overlap.
 	 */
 	enum eptf_site site = EPTF_SITE_DIRTY_LOG;
-	uint64_t refs[VISIT_BATCH];
-	size_t nrefs = 0;
-	while (bits) {
-		unsigned b = (unsigned)__builtin_ctzll(bits);
-		uint64_t gfn = s->base + (uint64_t)word * 64 + b;
-		bits &= bits - 1;
-		n++;
-		for (unsigned l = 1; l <= 3; l++) {
-			uint64_t e = rmap_entry(s, l, gfn);
-			uint64_t *chunk = chunk_of(s, l, (size_t)(e >> RCHUNK_SHIFT));
-			uint64_t bit = 1ull << (e & (RCHUNK - 1));
-			if (!chunk || !(chunk[RCHUNK_W] & bit))
-				continue; /* no SPTE of this head has W */
-			chunk[RCHUNK_W] &= ~bit;
-			uint64_t h = chunk[e & (RCHUNK - 1)];
-			for (size_t k = 0, cnt = rmap_count(h); k < cnt; k++) {
-				if (nrefs == VISIT_BATCH) {
-					visit_batch(m, refs, nrefs, wp_cb, &site);
-					nrefs = 0;
-				}
-				refs[nrefs++] = rmap_at(h, k);
-			}
-		}
-	}
-	visit_batch(m, refs, nrefs, wp_cb, &site);
+	struct ref_batch rb;
+
+	batch_init(&rb, wp_cb, &site);
+	for (; bits; bits &= bits - 1, n++)
+		batch_wp_gfn(m, &rb, s, s->base + (uint64_t)word * 64 + (unsigned)__builtin_ctzll(bits));
+	batch_flush(m, &rb);
 	return n;
 }
 

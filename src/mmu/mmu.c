@@ -1268,14 +1268,12 @@ static void zap_page(struct eptf_mmu *m, uint32_t idx, struct vec32 *list)
 	for (unsigned w = 0; w < NSPTE / 64 && sp->nr_present; w++)
 		for (uint64_t b = SPT_PRESENT(sp->spt)[w]; b; b &= b - 1)
 			spte_clear(m, idx, w * 64 + (unsigned)__builtin_ctzll(b));
+	/* unlink it from its parents: each parent reference is a present link to @idx */
 	while (sp->parent0) {
 		uint64_t ref = sp->parent0;
-		struct sp *p = SP(m, REF_IDX(ref));
-		p->spt[REF_I(ref)] = 0;
-		SPT_PRESENT(p->spt)[REF_I(ref) / 64] &= ~(1ull << (REF_I(ref) % 64));
-		par_del(m, idx, ref);
-		if (--p->nr_present == 0)
-			sp_emptied(m, p);
+
+		assert(SP(m, REF_IDX(ref))->spt[REF_I(ref)] == (((uint64_t)idx << SPTE_SHIFT) | SPTE_P | SPTE_LINK));
+		spte_clear(m, REF_IDX(ref), REF_I(ref));
 	}
 	if (sp->level == 4 && sp->hpa) {
 		eptf_u64map_del(&m->roots, sp->hpa);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "hv/wire_priv.h"
 
 bool eptf_flush__all_direct(const struct eptf_flush_point *fp)
 {
@@ -160,7 +161,7 @@ static int fill_linux(struct eptf_hv_flush_list *list, int off, uint64_t gfn, ui
 	if (off >= 0 && off <= (int)EPTF_HV_MAX_FLUSH_REP_COUNT &&
 	    need > EPTF_HV_MAX_FLUSH_REP_COUNT - (unsigned)off)
 		return EPTF_ENOSPC;
-	return eptf_hv_fill_linux(list, off, gfn, pages);
+	return eptf_hv__fill_linux(list, off, gfn, pages); /* eptf_hv_fill_linux, inlined */
 }
 
 /* One input page being filled by the Linux filler, for every root alike. */

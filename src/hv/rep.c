@@ -11,8 +11,10 @@
  */
 #include <eptflush/hv.h>
 
-static void info_set(struct eptf_hv_call_info *info, uint16_t status, uint16_t reps,
-		     uint32_t issues)
+#include "hv/wire_priv.h"
+
+static inline void info_set(struct eptf_hv_call_info *info, uint16_t status, uint16_t reps,
+			    uint32_t issues)
 {
 	if (!info)
 		return;
@@ -21,20 +23,24 @@ static void info_set(struct eptf_hv_call_info *info, uint16_t status, uint16_t r
 	info->issues = issues;
 }
 
-int eptf_hv_rep_call(const struct eptf_hv_transport *t, uint16_t code, uint16_t rep_count,
-		     const void *input, size_t input_len, struct eptf_hv_call_info *info)
+/*
+ * The driver loop, with @t, @t->hypercall and 1 <= @rep_count <= 4095
+ * already checked. The control word is built once; only its rep start
+ * (bits 59:48) changes between issues.
+ */
+static inline int rep_loop(const struct eptf_hv_transport *t, uint16_t code, uint16_t rep_count,
+			   const void *input, size_t input_len, struct eptf_hv_call_info *info)
 {
 	struct eptf_hv_control c = {.code = code, .rep_count = rep_count};
+	uint64_t base = eptf_hv__control_build(&c); /* rep start 0 */
 	uint16_t start = 0;
 	uint32_t issues = 0;
 
-	if (!t || !t->hypercall || rep_count == 0 || rep_count > EPTF_HV_MAX_REP_COUNT)
-		return EPTF_EINVAL;
 	for (;;) {
-		c.rep_start = start; /* the only field that changes between issues */
-		uint64_t result = t->hypercall(t->ctx, eptf_hv_control_build(&c), input, input_len);
-		uint16_t status = eptf_hv_result_status(result);
-		uint16_t done = eptf_hv_result_reps(result);
+		uint64_t control = base | ((uint64_t)start << EPTF_HV__CTL_REP_START_SHIFT);
+		uint64_t result = t->hypercall(t->ctx, control, input, input_len);
+		uint16_t status = eptf_hv__result_status(result);
+		uint16_t done = eptf_hv__result_reps(result);
 
 		issues++;
 		if (status != EPTF_HV_STATUS_SUCCESS) {
@@ -55,13 +61,24 @@ int eptf_hv_rep_call(const struct eptf_hv_transport *t, uint16_t code, uint16_t 
 	}
 }
 
+int eptf_hv_rep_call(const struct eptf_hv_transport *t, uint16_t code, uint16_t rep_count,
+		     const void *input, size_t input_len, struct eptf_hv_call_info *info)
+{
+	if (!t || !t->hypercall || rep_count == 0 || rep_count > EPTF_HV_MAX_REP_COUNT)
+		return EPTF_EINVAL;
+	return rep_loop(t, code, rep_count, input, input_len, info);
+}
+
 int eptf_hv_flush_list_call(const struct eptf_hv_transport *t, const struct eptf_hv_flush_list *list,
 			    uint16_t count, struct eptf_hv_call_info *info)
 {
 	if (!list || count == 0 || count > EPTF_HV_MAX_FLUSH_REP_COUNT)
 		return EPTF_EINVAL;
-	return eptf_hv_rep_call(t, EPTF_HVCALL_FLUSH_GPA_LIST, count, list,
-				EPTF_HV_LIST_HEADER_SIZE + (size_t)count * sizeof(uint64_t), info);
+	/* eptf_hv_rep_call(t, 0x00B0, count, ...): count <= 510 is a valid rep count */
+	if (!t || !t->hypercall)
+		return EPTF_EINVAL;
+	return rep_loop(t, EPTF_HVCALL_FLUSH_GPA_LIST, count, list,
+			EPTF_HV_LIST_HEADER_SIZE + (size_t)count * sizeof(uint64_t), info);
 }
 
 int eptf_hv_flush_space_call(const struct eptf_hv_transport *t, uint64_t address_space,
@@ -75,8 +92,8 @@ int eptf_hv_flush_space_call(const struct eptf_hv_transport *t, uint64_t address
 		return EPTF_EINVAL;
 	input[0] = address_space;
 	input[1] = 0;
-	uint64_t result = t->hypercall(t->ctx, eptf_hv_control_build(&c), input, sizeof(input));
-	uint16_t status = eptf_hv_result_status(result);
+	uint64_t result = t->hypercall(t->ctx, eptf_hv__control_build(&c), input, sizeof(input));
+	uint16_t status = eptf_hv__result_status(result);
 
 	info_set(info, status, 0, 1);
 	return status == EPTF_HV_STATUS_SUCCESS ? 0 : EPTF_EHV;

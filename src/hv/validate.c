@@ -14,6 +14,8 @@
  */
 #include <eptflush/hv.h>
 
+#include "hv/wire_priv.h"
+
 /*
  * Little-endian load, byte by byte (any alignment, any host order). Written
  * as one expression so that the compiler merges it into a single 8-byte load
@@ -79,7 +81,7 @@ uint16_t eptf_hv_validate(uint64_t control, const void *input, size_t input_len,
 	/* frames below 2^(gpa_bits - 12); 64 bits of GPA is the whole 52-bit frame space */
 	frame_limit = gpa_bits <= 12 ? 0 : 1ull << (gpa_bits - 12);
 
-	eptf_hv_control_parse(control, &c);
+	eptf_hv__control_parse(control, &c);
 	if (c.code != EPTF_HVCALL_FLUSH_GPA_SPACE && c.code != EPTF_HVCALL_FLUSH_GPA_LIST)
 		return EPTF_HV_STATUS_INVALID_HYPERCALL_CODE;
 	if (c.reserved != 0 || c.varhead_size != 0)
@@ -123,20 +125,32 @@ uint16_t eptf_hv_validate(uint64_t control, const void *input, size_t input_len,
 	/*
 	 * One pass: each entry is loaded, checked and (with @out) decoded
 	 * straight into out->ranges; without @out into one scratch range.
+	 * Two copies of the loop so that the one with @out (every call from
+	 * the parent) has no per-entry test of it.
 	 */
 	{
-		struct eptf_hv_range scratch, *dst = out ? out->ranges : &scratch;
 		const unsigned char *ent = in + EPTF_HV_LIST_HEADER_SIZE + (size_t)c.rep_start * 8u;
 		const unsigned char *end = in + EPTF_HV_LIST_HEADER_SIZE + (size_t)c.rep_count * 8u;
 		bool allow_large = cfg->allow_large;
 
-		for (; ent < end; ent += 8) {
-			uint16_t st = check_entry(load_le64(ent), frame_limit, allow_large, dst);
+		if (out) {
+			struct eptf_hv_range *dst = out->ranges;
 
-			if (st != EPTF_HV_STATUS_SUCCESS)
-				return st;
-			if (out)
-				dst++;
+			for (; ent < end; ent += 8, dst++) {
+				uint16_t st = check_entry(load_le64(ent), frame_limit, allow_large, dst);
+
+				if (st != EPTF_HV_STATUS_SUCCESS)
+					return st;
+			}
+		} else {
+			struct eptf_hv_range scratch;
+
+			for (; ent < end; ent += 8) {
+				uint16_t st = check_entry(load_le64(ent), frame_limit, allow_large, &scratch);
+
+				if (st != EPTF_HV_STATUS_SUCCESS)
+					return st;
+			}
 		}
 	}
 	if (out) {

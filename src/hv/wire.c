@@ -11,6 +11,8 @@
  */
 #include <eptflush/hv.h>
 
+#include "hv/wire_priv.h"
+
 /* The builders store host-order u64 and call that the wire format. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "libeptflush writes input pages in host order: little-endian hosts only");
@@ -29,18 +31,14 @@ _Static_assert(EPTF_HV_MAX_FLUSH_REP_COUNT ==
 	       "510 = (4096 - 16) / 8");
 _Static_assert(EPTF_HV_MAX_FLUSH_PAGES == (1u << 11), "additional_pages is 11 bits");
 
-/*
- * Control word:
- *  15:0 call code | 16 fast | 26:17 varhead (8-byte units) | 31:27 RsvdZ
- *  43:32 rep count | 47:44 RsvdZ | 59:48 rep start | 63:60 RsvdZ
- */
-#define CTL_CODE_MASK 0xffffull
-#define CTL_FAST_BIT (1ull << 16)
-#define CTL_VARHEAD_SHIFT 17
-#define CTL_VARHEAD_MASK 0x3ffull /* 10 bits */
-#define CTL_REP_COUNT_SHIFT 32
-#define CTL_REP_START_SHIFT 48
-#define CTL_REP_MASK 0xfffull /* 12 bits each */
+/* The control and result word layouts are in wire_priv.h (inline for the hot paths). */
+#define CTL_CODE_MASK EPTF_HV__CTL_CODE_MASK
+#define CTL_FAST_BIT EPTF_HV__CTL_FAST_BIT
+#define CTL_VARHEAD_SHIFT EPTF_HV__CTL_VARHEAD_SHIFT
+#define CTL_VARHEAD_MASK EPTF_HV__CTL_VARHEAD_MASK
+#define CTL_REP_COUNT_SHIFT EPTF_HV__CTL_REP_COUNT_SHIFT
+#define CTL_REP_START_SHIFT EPTF_HV__CTL_REP_START_SHIFT
+#define CTL_REP_MASK EPTF_HV__CTL_REP_MASK
 
 _Static_assert(EPTF_HV_CTL_RESERVED_MASK == ((0x1full << 27) | (0xfull << 44) | (0xfull << 60)),
 	       "reserved control bits are 31:27, 47:44, 63:60");
@@ -56,48 +54,30 @@ _Static_assert((EPTF_HV_CTL_RESERVED_MASK | CTL_CODE_MASK | CTL_FAST_BIT |
 
 uint64_t eptf_hv_control_build(const struct eptf_hv_control *c)
 {
-	uint64_t w = 0;
-
-	w |= (uint64_t)c->code & CTL_CODE_MASK;
-	if (c->fast)
-		w |= CTL_FAST_BIT;
-	w |= ((uint64_t)c->varhead_size & CTL_VARHEAD_MASK) << CTL_VARHEAD_SHIFT;
-	w |= ((uint64_t)c->rep_count & CTL_REP_MASK) << CTL_REP_COUNT_SHIFT;
-	w |= ((uint64_t)c->rep_start & CTL_REP_MASK) << CTL_REP_START_SHIFT;
-	return w;
+	return eptf_hv__control_build(c);
 }
 
 void eptf_hv_control_parse(uint64_t word, struct eptf_hv_control *c)
 {
-	c->code = (uint16_t)(word & CTL_CODE_MASK);
-	c->fast = (word & CTL_FAST_BIT) != 0;
-	c->varhead_size = (uint16_t)((word >> CTL_VARHEAD_SHIFT) & CTL_VARHEAD_MASK);
-	c->rep_count = (uint16_t)((word >> CTL_REP_COUNT_SHIFT) & CTL_REP_MASK);
-	c->rep_start = (uint16_t)((word >> CTL_REP_START_SHIFT) & CTL_REP_MASK);
-	c->reserved = word & EPTF_HV_CTL_RESERVED_MASK;
+	eptf_hv__control_parse(word, c);
 }
 
-/* Result word: 15:0 HV_STATUS | 31:16 RsvdZ | 43:32 reps completed | 63:44 RsvdZ */
-#define RES_STATUS_MASK 0xffffull
-#define RES_REPS_SHIFT 32
-#define RES_REPS_MASK 0xfffull
-_Static_assert(((RES_REPS_MASK << RES_REPS_SHIFT) & RES_STATUS_MASK) == 0,
+_Static_assert(((EPTF_HV__RES_REPS_MASK << EPTF_HV__RES_REPS_SHIFT) & EPTF_HV__RES_STATUS_MASK) == 0,
 	       "result fields do not overlap");
 
 uint64_t eptf_hv_result_build(uint16_t status, uint16_t reps_completed)
 {
-	return ((uint64_t)status & RES_STATUS_MASK) |
-	       (((uint64_t)reps_completed & RES_REPS_MASK) << RES_REPS_SHIFT);
+	return eptf_hv__result_build(status, reps_completed);
 }
 
 uint16_t eptf_hv_result_status(uint64_t result)
 {
-	return (uint16_t)(result & RES_STATUS_MASK);
+	return eptf_hv__result_status(result);
 }
 
 uint16_t eptf_hv_result_reps(uint64_t result)
 {
-	return (uint16_t)((result >> RES_REPS_SHIFT) & RES_REPS_MASK);
+	return eptf_hv__result_reps(result);
 }
 
 const char *eptf_hv_status_name(uint16_t status)

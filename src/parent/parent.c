@@ -53,13 +53,18 @@ static size_t root_hash(uint64_t hpa, size_t nbuckets)
 	return (size_t)(h >> 32) & (nbuckets - 1);
 }
 
-struct proot *eptf__parent_root(const struct eptf_parent *p, uint64_t hpa)
+static inline struct proot *root_find(const struct eptf_parent *p, uint64_t hpa)
 {
 	struct proot *r = p->buckets[root_hash(hpa, p->nbuckets)];
 
 	while (r && r->hpa != hpa)
 		r = r->next;
 	return r;
+}
+
+struct proot *eptf__parent_root(const struct eptf_parent *p, uint64_t hpa)
+{
+	return root_find(p, hpa);
 }
 
 static struct proot *root_get(struct eptf_parent *p, uint64_t hpa)
@@ -152,6 +157,20 @@ static inline uint32_t *tlb_bucket(const struct eptf_parent *p, const struct pro
 	return &p->tlb_hash[(h >> 32) & p->tlb_hmask];
 }
 
+/* The slot of @r's entry of @level at @addr (aligned) in the chain from @i, or TLB_NIL. */
+static inline uint32_t tlb_chain_find(const struct eptf_parent *p, uint32_t i, const struct proot *r,
+				      unsigned level, uint64_t addr)
+{
+	while (i != TLB_NIL) {
+		const struct tlb_ent *e = &p->tlb[i];
+
+		if (e->addr == addr && e->root == r && e->level == level)
+			break;
+		i = e->hnext;
+	}
+	return i;
+}
+
 /* The slot of @r's entry of @level at @addr (aligned), or TLB_NIL. */
 static inline uint32_t tlb_find(const struct eptf_parent *p, const struct proot *r, unsigned level,
 				uint64_t addr)
@@ -168,14 +187,22 @@ static inline uint32_t tlb_find(const struct eptf_parent *p, const struct proot 
 	return i;
 }
 
-/* The slot of @r's entry covering page @addr, or TLB_NIL (at most one covers a page). */
-static inline uint32_t tlb_lookup(const struct eptf_parent *p, const struct proot *r, uint64_t addr)
+/*
+ * The slot of @r's entry covering page @addr, or TLB_NIL (at most one covers
+ * a page). *@b1 gets @addr's hash bucket if the level-1 probe computed it
+ * (else it is left alone), for a 4 KiB fill after a miss.
+ */
+static inline uint32_t tlb_lookup(const struct eptf_parent *p, const struct proot *r, uint64_t addr,
+				  uint32_t **b1)
 {
 	uint32_t i = TLB_NIL;
 
 	/* a 4 KiB-backed parent has only level-1 entries: one probe */
-	if (r->tlb_n[1] && (i = tlb_find(p, r, 1, addr)) != TLB_NIL)
-		return i;
+	if (r->tlb_n[1]) {
+		*b1 = tlb_bucket(p, r, addr);
+		if ((i = tlb_chain_find(p, **b1, r, 1, addr)) != TLB_NIL)
+			return i;
+	}
 	if (r->tlb_n[2] && (i = tlb_find(p, r, 2, addr & ~(RX_SPAN(2) - 1))) != TLB_NIL)
 		return i;
 	if (r->tlb_n[3])
@@ -362,6 +389,52 @@ static void tlb_fill(struct eptf_parent *p, struct proot *r, uint64_t base, unsi
 	lru_push_front(p, i);
 }
 
+/*
+ * tlb_fill() of a 4 KiB entry for the page @addr whose TLB lookup just
+ * missed (so nothing overlaps it), given its hash bucket @b: the common
+ * fill (an EPT violation at 4 KiB backing), inline in the access, each
+ * field written once. The same slot, links and counts as tlb_fill().
+ */
+static inline void tlb_fill_4k(struct eptf_parent *p, struct proot *r, uint32_t *b, uint64_t addr,
+			       uint64_t frame, bool w, bool x)
+{
+	struct tlb_ent *e;
+	uint32_t i;
+
+	if (p->free_head == TLB_NIL) {
+		/* the eviction may unlink an entry from the chain @b heads: *b is read after */
+		tlb_evict_lru(p);
+	}
+	i = p->free_head;
+	e = &p->tlb[i];
+	p->free_head = e->next;
+	e->root = r;
+	e->addr = addr;
+	e->frame = frame;
+	e->level = 1;
+	e->writable = w;
+	e->executable = x;
+	e->orphan = false;
+	/* hash */
+	e->hnext = *b;
+	*b = i;
+	/* the root's chain */
+	e->rprev = TLB_NIL;
+	e->rnext = r->tlb_head;
+	if (r->tlb_head != TLB_NIL)
+		p->tlb[r->tlb_head].rprev = i;
+	r->tlb_head = i;
+	r->tlb_n[1]++;
+	/* the LRU list's head */
+	e->prev = TLB_NIL;
+	e->next = p->lru_head;
+	if (p->lru_head != TLB_NIL)
+		p->tlb[p->lru_head].prev = i;
+	else
+		p->lru_tail = i;
+	p->lru_head = i;
+}
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 /*
@@ -542,14 +615,19 @@ static inline bool permits(bool w, bool x, bool write, bool exec)
 enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root_hpa, uint64_t addr,
 					    bool write, bool exec)
 {
-	struct proot *r = eptf__parent_root(p, root_hpa);
+	struct proot *r = root_find(p, root_hpa);
 	struct eptf_xlate x;
 	uint64_t base, payload, span, frame;
 	unsigned level;
-	uint32_t i = r ? tlb_lookup(p, r, addr) : TLB_NIL;
-	bool tlb_has = i != TLB_NIL;
+	uint32_t i = TLB_NIL, *b1 = NULL;
+	bool tlb_has = false;
 	struct rx_hint hint = { NULL, 0 };
 
+	if (r) {
+		/* @addr's bucket serves the lookup and a 4 KiB fill after it */
+		i = tlb_lookup(p, r, addr, &b1);
+		tlb_has = i != TLB_NIL;
+	}
 	if (tlb_has) {
 		struct tlb_ent *e = &p->tlb[i];
 
@@ -587,7 +665,13 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 	if (rx_insert_at(&r->ept, &hint, base, level, ept_pack(frame, x.writable, x.executable),
 			 ept_leaf_gone, &p->st.ept02_replaced) < 0)
 		return EPTF_ACCESS_UNMAPPED;
-	tlb_fill(p, r, base, level, frame, x.writable, x.executable, level == 1 && !tlb_has);
+	if (level == 1 && !tlb_has) {
+		if (p->cfg.tlb_entries)
+			tlb_fill_4k(p, r, b1 ? b1 : tlb_bucket(p, r, addr), addr, frame, x.writable,
+				    x.executable);
+	} else {
+		tlb_fill(p, r, base, level, frame, x.writable, x.executable, false);
+	}
 	p->st.ept_violations++;
 	return EPTF_ACCESS_EPT_VIOLATION;
 }

@@ -2,26 +2,11 @@
 /* The parent's radix tree: see radix.h for the shape and its reasons. */
 #include "parent/radix.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <eptflush/error.h>
-
-static inline unsigned rx_index(uint64_t addr, unsigned k)
-{
-	return (unsigned)((addr >> RX_SHIFT(k)) & (RX_FANOUT - 1));
-}
-
-static inline bool rx_test(const struct rx_node *n, unsigned i)
-{
-	return (n->bits[i >> 6] >> (i & 63)) & 1u;
-}
-
-static inline void rx_set(struct rx_node *n, unsigned i)
-{
-	n->bits[i >> 6] |= 1ull << (i & 63);
-	n->words |= 1ull << (i >> 6);
-}
 
 static inline void rx_clr(struct rx_node *n, unsigned i)
 {
@@ -45,35 +30,32 @@ static inline bool rx_empty(const struct rx_node *n)
 }
 
 /*
- * Only the presence bitmap is cleared: a slot is read only when its bit is
- * set, and every path that sets a bit writes the slot first. Skipping the
- * 4 KiB slot array (calloc cleared all 4160 bytes) matters because nodes
- * come and go with every flush that empties them and every refault
- * (bench_replay, BENCHMARKS.md: calloc's memset was the top libc cost).
+ * A node from malloc (the pool is empty). Only the presence bitmap is
+ * cleared: a slot is read only when its bit is set, and every path that
+ * sets a bit writes the slot first. Skipping the 4 KiB slot array (calloc
+ * cleared all 4160 bytes) matters because nodes come and go with every
+ * flush that empties them and every refault (bench_replay, BENCHMARKS.md:
+ * calloc's memset was the top libc cost). Pooled nodes need not even that:
+ * rx_free() takes only empty nodes, so their bitmaps are already clear.
  */
-static struct rx_node *rx_alloc(struct rx_tree *t)
+struct rx_node *rx_alloc_slow(struct rx_tree *t)
 {
-	struct rx_pool *pool = t->pool;
-	struct rx_node *n = pool->free;
+	struct rx_node *n = malloc(sizeof(*n));
 
-	if (n) {
-		pool->free = (struct rx_node *)(uintptr_t)n->slot[0];
-		pool->count--;
-	} else {
-		n = malloc(sizeof(*n));
-		if (!n)
-			return NULL;
-	}
+	if (!n)
+		return NULL;
 	t->nodes++;
 	n->words = 0;
 	memset(n->bits, 0, sizeof(n->bits));
 	return n;
 }
 
+/* Free @n, which must be empty (rx_empty()): pooled nodes stay empty for rx_alloc(). */
 static void rx_free(struct rx_tree *t, struct rx_node *n)
 {
 	struct rx_pool *pool = t->pool;
 
+	assert(rx_empty(n));
 	t->nodes--;
 	if (pool && pool->count < pool->max) {
 		n->slot[0] = (uint64_t)(uintptr_t)pool->free;
@@ -250,21 +232,40 @@ uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_le
 	return removed;
 }
 
-/* Free @n (level @k) and every node below it, leaves unreported. */
+/* Clear @n's bitmap (only its non-empty words), making it empty for rx_free(). */
+static inline void rx_wipe(struct rx_node *n)
+{
+	for (uint64_t wm = n->words; wm; wm &= wm - 1)
+		n->bits[__builtin_ctzll(wm)] = 0;
+	n->words = 0;
+}
+
+/*
+ * Free @n (level @k > 1) and every node below it, leaves unreported. The
+ * level-1 children are freed here without a call each: a root switch
+ * frees a few dozen of them per level-2 node.
+ */
 static void rx_free_all(struct rx_tree *t, struct rx_node *n, unsigned k)
 {
-	if (k > 1) {
-		for (uint64_t wm = n->words; wm; wm &= wm - 1) {
-			unsigned w = (unsigned)__builtin_ctzll(wm);
+	for (uint64_t wm = n->words; wm; wm &= wm - 1) {
+		unsigned w = (unsigned)__builtin_ctzll(wm);
 
-			for (uint64_t m = n->bits[w]; m; m &= m - 1) {
-				uint64_t s = n->slot[w * 64 + (unsigned)__builtin_ctzll(m)];
+		for (uint64_t m = n->bits[w]; m; m &= m - 1) {
+			uint64_t s = n->slot[w * 64 + (unsigned)__builtin_ctzll(m)];
+			struct rx_node *c = rx_child(s);
 
-				if (!rx_is_leaf(s))
-					rx_free_all(t, rx_child(s), k - 1);
+			if (rx_is_leaf(s))
+				continue;
+			if (k > 2) {
+				rx_free_all(t, c, k - 1);
+			} else {
+				rx_wipe(c);
+				rx_free(t, c);
 			}
 		}
+		n->bits[w] = 0;
 	}
+	n->words = 0;
 	rx_free(t, n);
 }
 
@@ -272,69 +273,15 @@ uint64_t rx_clear(struct rx_tree *t)
 {
 	uint64_t n = t->leaves;
 
-	if (t->top)
+	if (t->top && t->height > 1) {
 		rx_free_all(t, t->top, t->height);
+	} else if (t->top) {
+		rx_wipe(t->top);
+		rx_free(t, t->top);
+	}
 	t->top = NULL;
 	t->leaves = 0;
 	return n;
-}
-
-bool rx_lookup(struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level, uint64_t *payload,
-	       struct rx_hint *hint)
-{
-	struct rx_node *n = t->top;
-
-	if (hint)
-		hint->n = NULL;
-	if (!n || addr >= RX_COVER(t->height))
-		return false;
-	for (unsigned k = t->height; k >= 1; k--) {
-		unsigned i = rx_index(addr, k);
-		uint64_t s;
-
-		if (!rx_test(n, i)) {
-			if (hint) {
-				hint->n = n;
-				hint->k = k;
-			}
-			return false;
-		}
-		s = n->slot[i];
-		if (rx_is_leaf(s)) {
-			*base = addr & ~(RX_SPAN(k) - 1);
-			*level = k;
-			*payload = s >> 1;
-			return true;
-		}
-		n = rx_child(s);
-	}
-	return false;
-}
-
-int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, uint64_t base, unsigned level,
-		 uint64_t payload, rx_leaf_fn fn, void *ctx)
-{
-	struct rx_node *n = hint->n;
-	unsigned k, i;
-
-	if (!n || hint->k < level || level < 1 || (base & (RX_SPAN(level) - 1)))
-		return rx_insert(t, base, level, payload, fn, ctx);
-	/* the slot at hint->k is absent, so is everything under it: no leaf to replace */
-	for (k = hint->k; k > level; k--) {
-		struct rx_node *c = rx_alloc(t);
-
-		if (!c)
-			return EPTF_ENOMEM;
-		i = rx_index(base, k);
-		n->slot[i] = (uint64_t)(uintptr_t)c;
-		rx_set(n, i);
-		n = c;
-	}
-	i = rx_index(base, level);
-	n->slot[i] = payload << 1 | 1u;
-	rx_set(n, i);
-	t->leaves++;
-	return 0;
 }
 
 int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload, rx_leaf_fn fn,

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <eptflush/error.h>
+
 #define RX_FANOUT 512u
 #define RX_TOP 5u                      /* highest level a top node can have */
 #define RX_PAGES (1ull << (9 * RX_TOP)) /* pages the tree can address: 2^45 (57-bit GPA) */
@@ -89,22 +91,78 @@ struct rx_hint {
 	unsigned k;        /* @n's level */
 };
 
-/*
- * The leaf covering @addr: returns true and fills @base/@level/@payload.
- * On a miss at an absent slot, @hint (may be NULL) records the node, for an
- * rx_insert_at() of a leaf covering @addr before anything else changes @t.
- */
-bool rx_lookup(struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level, uint64_t *payload,
-	       struct rx_hint *hint);
+static inline unsigned rx_index(uint64_t addr, unsigned k)
+{
+	return (unsigned)((addr >> RX_SHIFT(k)) & (RX_FANOUT - 1));
+}
+
+static inline bool rx_test(const struct rx_node *n, unsigned i)
+{
+	return (n->bits[i >> 6] >> (i & 63)) & 1u;
+}
+
+static inline void rx_set(struct rx_node *n, unsigned i)
+{
+	n->bits[i >> 6] |= 1ull << (i & 63);
+	n->words |= 1ull << (i >> 6);
+}
 
 /*
- * rx_insert() of a leaf covering the page rx_lookup() missed, with @t
- * unchanged since: the walk starts at the node @hint names instead of the
- * top, and finds nothing to replace. Without a usable hint (none, or the
- * leaf is bigger than the hint's level) it is rx_insert().
+ * The leaf covering @addr: returns true and fills @base/@level/@payload.
+ * On a miss at an absent slot, @hint records the node, for an
+ * rx_insert_at() of a leaf covering @addr before anything else changes @t.
+ * Inline: it is on every EPT02 walk of the parent, and the caller keeps
+ * the hint in registers.
  */
-int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, uint64_t base, unsigned level,
-		 uint64_t payload, rx_leaf_fn fn, void *ctx);
+static inline bool rx_lookup(const struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level,
+			     uint64_t *payload, struct rx_hint *hint)
+{
+	struct rx_node *n = t->top;
+
+	hint->n = NULL;
+	if (!n || addr >= RX_COVER(t->height))
+		return false;
+	/* a level-1 slot always holds a leaf, so the walk ends by k = 1 */
+	for (unsigned k = t->height;; k--) {
+		unsigned i = rx_index(addr, k);
+		uint64_t s;
+
+		if (!rx_test(n, i)) {
+			hint->n = n;
+			hint->k = k;
+			return false;
+		}
+		s = n->slot[i];
+		if (s & 1u) {
+			*base = addr & ~(RX_SPAN(k) - 1);
+			*level = k;
+			*payload = s >> 1;
+			return true;
+		}
+		n = (struct rx_node *)(uintptr_t)s;
+	}
+}
+
+/* A new empty node when the pool is empty (malloc), or NULL. */
+struct rx_node *rx_alloc_slow(struct rx_tree *t);
+
+/*
+ * A new empty node for @t. Pooled nodes are kept empty (bitmaps clear: a
+ * node is freed only once empty, or cleared by rx_clear), so taking one is
+ * a pop.
+ */
+static inline struct rx_node *rx_alloc(struct rx_tree *t)
+{
+	struct rx_pool *pool = t->pool;
+	struct rx_node *n = pool ? pool->free : NULL;
+
+	if (!n)
+		return rx_alloc_slow(t);
+	pool->free = (struct rx_node *)(uintptr_t)n->slot[0];
+	pool->count--;
+	t->nodes++;
+	return n;
+}
 
 /*
  * Install a leaf of @level (1..3) at @base (aligned to RX_SPAN(level), below
@@ -115,6 +173,39 @@ int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, uint64_t base, u
  */
 int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload, rx_leaf_fn fn,
 	      void *ctx);
+
+/*
+ * rx_insert() of a leaf covering the page rx_lookup() missed, with @t
+ * unchanged since: the walk starts at the node @hint names instead of the
+ * top, and finds nothing to replace. Without a usable hint (none, or the
+ * leaf is bigger than the hint's level) it is rx_insert(). Inline, like
+ * rx_lookup(): an EPT violation is most of the parent's accesses.
+ */
+static inline int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, uint64_t base,
+			       unsigned level, uint64_t payload, rx_leaf_fn fn, void *ctx)
+{
+	struct rx_node *n = hint->n;
+	unsigned k, i;
+
+	if (!n || hint->k < level || level < 1 || (base & (RX_SPAN(level) - 1)))
+		return rx_insert(t, base, level, payload, fn, ctx);
+	/* the slot at hint->k is absent, so is everything under it: no leaf to replace */
+	for (k = hint->k; k > level; k--) {
+		struct rx_node *c = rx_alloc(t);
+
+		if (!c)
+			return EPTF_ENOMEM;
+		i = rx_index(base, k);
+		n->slot[i] = (uint64_t)(uintptr_t)c;
+		rx_set(n, i);
+		n = c;
+	}
+	i = rx_index(base, level);
+	n->slot[i] = payload << 1 | 1u;
+	rx_set(n, i);
+	t->leaves++;
+	return 0;
+}
 
 /* Remove every leaf overlapping [addr, addr + pages), report each to @fn (may be NULL); returns how many. */
 uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx);

@@ -22,9 +22,12 @@
  * - freed tables, chunks and directory pages go to small zeroed pools
  *   (bounded) and are reused before anything new is allocated.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <eptflush/error.h>
 #include <eptflush/mmu.h>
@@ -94,8 +97,18 @@
 #define RDIR_SHIFT 9
 #define RDIR (1u << RDIR_SHIFT)
 
+/*
+ * The shadow-page pool is one array, reserved at its largest (SP_MAX
+ * pages, ~740 MiB of address space) and touched as it grows: SP() is one
+ * add instead of two dependent loads, and a struct sp never moves. It is
+ * charged to stats.bytes in steps of CHUNK_SPS pages, as it is touched.
+ */
 #define CHUNK_SHIFT 10
 #define CHUNK_SPS (1u << CHUNK_SHIFT)
+#define SP_MAX (UINT32_MAX >> 9) /* REF() packs indices in 55 bits; 2^23 pages is plenty */
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
 
 /*
  * A page's SPTE table or gfn table: 512 u64, then 8 words of presence
@@ -209,8 +222,8 @@ struct eptf_mmu {
 	unsigned nr_vcpus;
 	struct vcpu vcpu[EPTF_MAX_VCPUS];
 
-	struct sp **chunk;
-	size_t nchunk, capchunk;
+	struct sp *sps;   /* the pool: SP_MAX pages reserved, nchunk * CHUNK_SPS charged */
+	size_t nchunk;
 	uint32_t nsp;     /* next never-used pool index */
 	uint32_t free_sp; /* free list through sp->hnext */
 
@@ -398,7 +411,7 @@ static void sp_emptied(struct eptf_mmu *m, struct sp *sp)
 
 static struct sp *SP(const struct eptf_mmu *m, uint32_t idx)
 {
-	return &m->chunk[idx >> CHUNK_SHIFT][idx & (CHUNK_SPS - 1)];
+	return &m->sps[idx];
 }
 
 static uint32_t sp_new(struct eptf_mmu *m)
@@ -409,25 +422,14 @@ static uint32_t sp_new(struct eptf_mmu *m)
 		idx = m->free_sp;
 		m->free_sp = SP(m, idx)->hnext;
 	} else {
-		if (m->nsp == UINT32_MAX >> 9) { /* REF() packs indices in 55 bits; 2^23 pages is plenty */
+		if (m->nsp == SP_MAX) {
 			m->err = EPTF_ENOMEM;
 			return NIL;
 		}
 		idx = m->nsp;
-		size_t c = idx >> CHUNK_SHIFT;
-		if (c >= m->nchunk) {
-			if (m->nchunk == m->capchunk) {
-				size_t ncap = m->capchunk ? m->capchunk * 2 : 8;
-				struct sp **nc = zrealloc(m, m->chunk, m->capchunk * sizeof(*nc), ncap * sizeof(*nc));
-				if (!nc)
-					return NIL;
-				m->chunk = nc;
-				m->capchunk = ncap;
-			}
-			m->chunk[m->nchunk] = zalloc(m, CHUNK_SPS * sizeof(struct sp));
-			if (!m->chunk[m->nchunk])
-				return NIL;
+		if ((idx >> CHUNK_SHIFT) >= m->nchunk) {
 			m->nchunk++;
+			m->st.bytes += CHUNK_SPS * sizeof(struct sp);
 		}
 		m->nsp++;
 	}
@@ -2454,12 +2456,19 @@ int eptf_mmu_create(const struct eptf_mmu_config *cfg, struct eptf_mmu **out)
 	if (!m)
 		return EPTF_ENOMEM;
 	m->st.bytes = sizeof(*m);
+	m->sps = mmap(NULL, (size_t)SP_MAX * sizeof(struct sp), PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m->sps == MAP_FAILED) {
+		free(m);
+		return EPTF_ENOMEM;
+	}
 	m->nr_vcpus = cfg->nr_vcpus;
 	m->nsp = 1;
 	m->next_hpa = 1;
 	m->nbucket = 1024;
 	m->bucket = zalloc(m, m->nbucket * sizeof(*m->bucket));
 	if (!m->bucket) {
+		munmap(m->sps, (size_t)SP_MAX * sizeof(struct sp));
 		free(m);
 		return EPTF_ENOMEM;
 	}
@@ -2471,19 +2480,16 @@ void eptf_mmu_destroy(struct eptf_mmu *m)
 {
 	if (!m)
 		return;
-	for (size_t c = 0; c < m->nchunk; c++) {
-		for (uint32_t k = 0; k < CHUNK_SPS; k++) {
-			struct sp *sp = &m->chunk[c][k];
-			if (sp->used) {
-				if (sp->spt != SPT_ZERO)
-					free(sp->spt);
-				free(sp->gfns);
-				free(sp->xpar);
-			}
+	for (uint32_t idx = 1; idx < m->nsp; idx++) {
+		struct sp *sp = SP(m, idx);
+		if (sp->used) {
+			if (sp->spt != SPT_ZERO)
+				free(sp->spt);
+			free(sp->gfns);
+			free(sp->xpar);
 		}
-		free(m->chunk[c]);
 	}
-	free(m->chunk);
+	munmap(m->sps, (size_t)SP_MAX * sizeof(struct sp));
 	for (unsigned k = 0; k < m->npool; k++)
 		free(m->pool[k]);
 	for (unsigned k = 0; k < m->ncpool; k++)
@@ -2819,7 +2825,7 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 	st.zapped_pages = m->st.zapped_pages;
 	st.faults = m->st.faults;
 	/* every allocation the model charges to stats.bytes */
-	st.bytes = sizeof(*m) + m->capchunk * sizeof(struct sp *) + m->nchunk * CHUNK_SPS * sizeof(struct sp) +
+	st.bytes = sizeof(*m) + m->nchunk * CHUNK_SPS * sizeof(struct sp) +
 		   m->nbucket * sizeof(uint32_t) + m->capslot * sizeof(struct slot) +
 		   (m->roots.cap + m->track.cap + m->lpage.cap + m->gpt.cap) * 2 * sizeof(uint64_t) +
 		   m->gpt.n * NSPTE * sizeof(uint64_t) +

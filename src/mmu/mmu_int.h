@@ -26,8 +26,6 @@ struct eptf_u64map {
 
 /* Insert or replace; 0 or EPTF_ENOMEM. */
 int eptf_u64map_put(struct eptf_u64map *m, uint64_t key, uint64_t val, uint64_t *bytes);
-/* true and *val (may be NULL) when @key is present. */
-bool eptf_u64map_get(const struct eptf_u64map *m, uint64_t key, uint64_t *val);
 /* Remove @key; true if it was present. */
 bool eptf_u64map_del(struct eptf_u64map *m, uint64_t key);
 void eptf_u64map_free(struct eptf_u64map *m, uint64_t *bytes);
@@ -41,6 +39,30 @@ static inline uint64_t eptf_mix64(uint64_t x)
 	x *= 0x94d049bb133111ebull;
 	x ^= x >> 31;
 	return x;
+}
+
+static inline size_t eptf_u64map_slot(const struct eptf_u64map *m, uint64_t key)
+{
+	return (size_t)eptf_mix64(key) & (m->cap - 1);
+}
+
+/*
+ * true and *val (may be NULL) when @key is present. Inline: the fault
+ * path asks the write-track and guest-table maps several times per fault.
+ */
+static inline bool eptf_u64map_get(const struct eptf_u64map *m, uint64_t key, uint64_t *val)
+{
+	if (!m->cap)
+		return false;
+	for (size_t i = eptf_u64map_slot(m, key);; i = (i + 1) & (m->cap - 1)) {
+		if (m->keys[i] == key) {
+			if (val)
+				*val = m->vals[i];
+			return true;
+		}
+		if (m->keys[i] == EPTF_U64MAP_EMPTY)
+			return false;
+	}
 }
 
 #endif

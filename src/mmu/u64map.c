@@ -7,7 +7,7 @@
 
 static size_t slot_of(const struct eptf_u64map *m, uint64_t key)
 {
-	return (size_t)eptf_mix64(key) & (m->cap - 1);
+	return eptf_u64map_slot(m, key);
 }
 
 static int grow(struct eptf_u64map *m, uint64_t *bytes)
@@ -58,22 +58,6 @@ int eptf_u64map_put(struct eptf_u64map *m, uint64_t key, uint64_t val, uint64_t 
 	}
 	m->vals[i] = val;
 	return 0;
-}
-
-bool eptf_u64map_get(const struct eptf_u64map *m, uint64_t key, uint64_t *val)
-{
-	if (!m->cap)
-		return false;
-	size_t i = slot_of(m, key);
-	while (m->keys[i] != EPTF_U64MAP_EMPTY) {
-		if (m->keys[i] == key) {
-			if (val)
-				*val = m->vals[i];
-			return true;
-		}
-		i = (i + 1) & (m->cap - 1);
-	}
-	return false;
 }
 
 bool eptf_u64map_del(struct eptf_u64map *m, uint64_t key)

@@ -19,14 +19,6 @@
 #include "internal.h"
 #include "hv/wire_priv.h"
 
-bool eptf_flush__all_direct(const struct eptf_flush_point *fp)
-{
-	for (size_t i = 0; i < fp->nroots; i++)
-		if (!fp->roots[i].direct)
-			return false;
-	return true;
-}
-
 void eptf_flush__report(struct eptf_flush_ctx *ctx, uint64_t op_index, const char *fmt, ...)
 {
 	char msg[256];
@@ -137,15 +129,6 @@ int eptf_flush__send_list(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 	return 1;
 }
 
-uint64_t eptf_flush__linux_entries(const struct eptf_hv_range *ranges, size_t n)
-{
-	uint64_t e = 0;
-
-	for (size_t i = 0; i < n; i++)
-		e += (ranges[i].pages + EPTF_HV_MAX_FLUSH_PAGES - 1) / EPTF_HV_MAX_FLUSH_PAGES;
-	return e;
-}
-
 /*
  * eptf_hv_fill_linux for callers that treat every failure alike (a full
  * flush, rule 1): a range that needs more entries than the page has left
@@ -156,11 +139,14 @@ uint64_t eptf_flush__linux_entries(const struct eptf_hv_range *ranges, size_t n)
  */
 static int fill_linux(struct eptf_hv_flush_list *list, int off, uint64_t gfn, uint64_t pages)
 {
-	uint64_t need = (pages - 1) / EPTF_HV_MAX_FLUSH_PAGES + 1;
+	/* one entry (pages <= 2048): the filler itself says ENOSPC before writing it */
+	if (pages > EPTF_HV_MAX_FLUSH_PAGES) {
+		uint64_t need = (pages - 1) / EPTF_HV_MAX_FLUSH_PAGES + 1;
 
-	if (off >= 0 && off <= (int)EPTF_HV_MAX_FLUSH_REP_COUNT &&
-	    need > EPTF_HV_MAX_FLUSH_REP_COUNT - (unsigned)off)
-		return EPTF_ENOSPC;
+		if (off >= 0 && off <= (int)EPTF_HV_MAX_FLUSH_REP_COUNT &&
+		    need > EPTF_HV_MAX_FLUSH_REP_COUNT - (unsigned)off)
+			return EPTF_ENOSPC;
+	}
 	return eptf_hv__fill_linux(list, off, gfn, pages); /* eptf_hv_fill_linux, inlined */
 }
 

@@ -9,7 +9,13 @@
 #include <eptflush/flush.h>
 
 /* True when every root of @fp is direct (TDP): only then may a gfn range be used (rule 6). */
-bool eptf_flush__all_direct(const struct eptf_flush_point *fp);
+static inline bool eptf_flush__all_direct(const struct eptf_flush_point *fp)
+{
+	for (size_t i = 0; i < fp->nroots; i++)
+		if (!fp->roots[i].direct)
+			return false;
+	return true;
+}
 
 /* Report @fmt through ctx->error (if any) for @op_index. Does not count. */
 void eptf_flush__report(struct eptf_flush_ctx *ctx, uint64_t op_index, const char *fmt, ...)
@@ -69,7 +75,14 @@ struct eptf_hv_range *eptf_flush__exact_or_full(struct eptf_flush_ctx *ctx, cons
 int eptf_flush__linux_items(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp);
 
 /* Entries the Linux filler needs for @ranges (each range split in 2048-page entries). */
-uint64_t eptf_flush__linux_entries(const struct eptf_hv_range *ranges, size_t n);
+static inline uint64_t eptf_flush__linux_entries(const struct eptf_hv_range *ranges, size_t n)
+{
+	uint64_t e = 0;
+
+	for (size_t i = 0; i < n; i++)
+		e += (ranges[i].pages + EPTF_HV_MAX_FLUSH_PAGES - 1) / EPTF_HV_MAX_FLUSH_PAGES;
+	return e;
+}
 
 /* Full flush of every root of @fp after a list attempt degraded (counts one fallback per root). */
 int eptf_flush__fallback_full(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp);

@@ -19,7 +19,10 @@
 
 /*
  * Does the memslot range @slot cover every exact range of @fp, and need no
- * more Linux entries than they do? One pass over the items, no array.
+ * more Linux entries than they do? The count first: at almost every
+ * memslot flush point (a dirty-log harvest of a few pages) the items need
+ * far fewer entries than the slot, and then where they lie does not
+ * matter. No array.
  */
 static bool slot_wins(const struct eptf_hv_range *slot, const struct eptf_flush_point *fp)
 {
@@ -28,13 +31,19 @@ static bool slot_wins(const struct eptf_hv_range *slot, const struct eptf_flush_
 	for (size_t i = 0; i < fp->nitems; i++) {
 		struct eptf_hv_range r = eptf_flush__item_range(&fp->items[i]);
 
+		entries += eptf_flush__linux_entries(&r, 1); /* 0 for an empty item */
+	}
+	if (eptf_flush__linux_entries(slot, 1) > entries)
+		return false;
+	for (size_t i = 0; i < fp->nitems; i++) {
+		struct eptf_hv_range r = eptf_flush__item_range(&fp->items[i]);
+
 		if (r.pages == 0)
 			continue;
 		if (r.gfn < slot->gfn || r.gfn + r.pages > slot->gfn + slot->pages)
 			return false;
-		entries += eptf_flush__linux_entries(&r, 1);
 	}
-	return eptf_flush__linux_entries(slot, 1) <= entries;
+	return true;
 }
 
 static int list_flush(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp)

@@ -83,6 +83,13 @@ static inline int eptf_hv__fill_linux(struct eptf_hv_flush_list *list, int offse
 		return EPTF_EEMPTY;
 	if (start_gfn >= EPTF_HV_FRAME_LIMIT || pages > EPTF_HV_FRAME_LIMIT - start_gfn)
 		return EPTF_EGPARANGE;
+	if (pages <= EPTF_HV_MAX_FLUSH_PAGES) {
+		/* one entry (almost every range: an SPTE of 4 KiB or 2 MiB): the loop below, once */
+		if (gpa_n >= (int)EPTF_HV_MAX_FLUSH_REP_COUNT)
+			return EPTF_ENOSPC;
+		list->gpa_list[gpa_n] = (pages - 1) | (cur << 12);
+		return gpa_n + 1;
+	}
 
 	do {
 		if (gpa_n >= (int)EPTF_HV_MAX_FLUSH_REP_COUNT)

@@ -149,12 +149,17 @@ static void tlb_slot_free(struct eptf_parent *p, uint32_t i)
  * its first page, and at most one entry of a root covers a page, so no two
  * entries of a root share a first page.
  */
+static inline uint32_t tlb_hash_index(uint64_t salt, uint64_t addr, uint32_t hmask)
+{
+	uint64_t h = (addr ^ salt) * 0x9e3779b97f4a7c15ull;
+
+	return (uint32_t)(h >> 32) & hmask;
+}
+
 static inline uint32_t *tlb_bucket(const struct eptf_parent *p, const struct proot *r,
 				   uint64_t addr)
 {
-	uint64_t h = (addr ^ r->tlb_salt) * 0x9e3779b97f4a7c15ull;
-
-	return &p->tlb_hash[(h >> 32) & p->tlb_hmask];
+	return &p->tlb_hash[tlb_hash_index(r->tlb_salt, addr, p->tlb_hmask)];
 }
 
 /* The slot of @r's entry of @level at @addr (aligned) in the chain from @i, or TLB_NIL. */
@@ -535,12 +540,10 @@ void eptf__parent_root_clear(struct eptf_parent *p, struct proot *r)
 	eptf__parent_tlb_clear(p, r);
 }
 
-void eptf__parent_drop_range(struct eptf_parent *p, struct proot *r, uint64_t gfn, uint64_t pages,
-			     bool tlb_too)
+void eptf__parent_tlb_remove_range(struct eptf_parent *p, struct proot *r, uint64_t lo, uint64_t hi,
+				   uint64_t *count)
 {
-	p->st.ept02_dropped += rx_remove_range(&r->ept, gfn, pages, NULL, NULL);
-	if (tlb_too && pages)
-		tlb_remove_range(p, r, gfn, range_end(gfn, pages), &p->st.tlb_dropped);
+	tlb_remove_range(p, r, lo, hi, count);
 }
 
 void eptf_parent_drop_range(struct eptf_parent *p, uint64_t root_hpa, uint64_t addr, uint64_t pages)

@@ -75,9 +75,22 @@ struct eptf_parent {
 struct proot *eptf__parent_root(const struct eptf_parent *p, uint64_t hpa);
 /* Drop every EPT02 and TLB entry of @r, counting them as dropped. */
 void eptf__parent_root_clear(struct eptf_parent *p, struct proot *r);
-/* Drop the EPT02 (and on AMD the TLB) entries of @r overlapping a range, counting them. */
-void eptf__parent_drop_range(struct eptf_parent *p, struct proot *r, uint64_t gfn, uint64_t pages,
-			     bool tlb_too);
+/* Remove every TLB entry of @r overlapping [lo, hi) (hi > lo), counting them in *@count. */
+void eptf__parent_tlb_remove_range(struct eptf_parent *p, struct proot *r, uint64_t lo, uint64_t hi,
+				   uint64_t *count);
+
+/*
+ * Drop the EPT02 (and on AMD the TLB) entries of @r overlapping a range,
+ * counting them. Inline: the transport calls it once per list entry.
+ */
+static inline void eptf__parent_drop_range(struct eptf_parent *p, struct proot *r, uint64_t gfn,
+					   uint64_t pages, bool tlb_too)
+{
+	p->st.ept02_dropped += rx_remove_range(&r->ept, gfn, pages, NULL, NULL);
+	if (tlb_too && pages)
+		eptf__parent_tlb_remove_range(p, r, gfn, pages > UINT64_MAX - gfn ? UINT64_MAX : gfn + pages,
+					      &p->st.tlb_dropped);
+}
 /* Drop every TLB entry of @r, counting them. */
 void eptf__parent_tlb_clear(struct eptf_parent *p, struct proot *r);
 

@@ -210,14 +210,41 @@ static bool rx_descend(const struct rx_tree *t, uint64_t lo, uint64_t hi, struct
 uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx)
 {
 	struct rx_step path[RX_TOP];
-	struct rx_node *n;
-	uint64_t lo, hi, nbase, removed;
-	unsigned k, depth;
+	struct rx_node *n = t->top;
+	uint64_t cover, hi, removed;
+	unsigned k, depth = 0;
 
-	if (!rx_clamp(t, addr, pages, &lo, &hi) || !rx_descend(t, lo, hi, &n, &k, &nbase, path, &depth))
+	if (!n || !pages)
 		return 0;
-	/* remove in the last node reached */
-	removed = rx_rm(t, n, k, nbase, lo, hi, fn, ctx);
+	cover = RX_COVER(t->height);
+	if (addr >= cover)
+		return 0;
+	hi = pages > cover - addr ? cover : addr + pages;
+	/*
+	 * rx_descend() inline, without the first-page bookkeeping: a node of
+	 * level k starts at a multiple of RX_SPAN(k + 1), so [addr, hi) lies
+	 * in one of its slots iff addr and hi - 1 agree above RX_SHIFT(k). Most
+	 * list entries find an absent slot on the way and remove nothing.
+	 */
+	for (k = t->height; k > 1; k--) {
+		unsigned sh = RX_SHIFT(k);
+		unsigned i = rx_index(addr, k);
+		uint64_t s;
+
+		if ((addr ^ (hi - 1)) >> sh)
+			break;
+		if (!rx_test(n, i))
+			return 0;
+		s = n->slot[i];
+		if (rx_is_leaf(s))
+			break;
+		path[depth].n = n;
+		path[depth].i = i;
+		depth++;
+		n = rx_child(s);
+	}
+	/* remove in the last node reached (first page: @addr rounded down to its span) */
+	removed = rx_rm(t, n, k, k < t->height ? addr & ~(RX_SPAN(k + 1) - 1) : 0, addr, hi, fn, ctx);
 	/* free the nodes the removal emptied, bottom up */
 	while (rx_empty(n)) {
 		rx_free(t, n);
@@ -241,44 +268,94 @@ static inline void rx_wipe(struct rx_node *n)
 }
 
 /*
- * Free @n (level @k > 1) and every node below it, leaves unreported. The
- * level-1 children are freed here without a call each: a root switch
- * frees a few dozen of them per level-2 node.
+ * Where rx_clear() puts the nodes it frees: the pool's list and how many
+ * more it may take, kept in locals and written back once, not per node.
  */
-static void rx_free_all(struct rx_tree *t, struct rx_node *n, unsigned k)
+struct rx_sink {
+	struct rx_node *head;
+	uint64_t room;
+};
+
+static inline void rx_sink_put(struct rx_sink *sk, struct rx_node *n)
+{
+	if (sk->room) {
+		n->slot[0] = (uint64_t)(uintptr_t)sk->head;
+		sk->head = n;
+		sk->room--;
+	} else {
+		free(n);
+	}
+}
+
+/* Empty the level-2 node @n and sink its level-1 children, then @n. */
+static void rx_free_l2(struct rx_sink *sk, struct rx_node *n)
 {
 	for (uint64_t wm = n->words; wm; wm &= wm - 1) {
 		unsigned w = (unsigned)__builtin_ctzll(wm);
 
 		for (uint64_t m = n->bits[w]; m; m &= m - 1) {
 			uint64_t s = n->slot[w * 64 + (unsigned)__builtin_ctzll(m)];
-			struct rx_node *c = rx_child(s);
 
-			if (rx_is_leaf(s))
-				continue;
-			if (k > 2) {
-				rx_free_all(t, c, k - 1);
-			} else {
+			if (!rx_is_leaf(s)) {
+				struct rx_node *c = rx_child(s);
+
 				rx_wipe(c);
-				rx_free(t, c);
+				rx_sink_put(sk, c);
 			}
 		}
 		n->bits[w] = 0;
 	}
 	n->words = 0;
-	rx_free(t, n);
+	rx_sink_put(sk, n);
+}
+
+/*
+ * Free @n (level @k > 1) and every node below it, leaves unreported, each
+ * emptied for the pool. Level 2 is a loop of its own: a root switch frees a
+ * few level-1 nodes per level-2 node, a few dozen in all.
+ */
+static void rx_free_all(struct rx_sink *sk, struct rx_node *n, unsigned k)
+{
+	if (k == 2) {
+		rx_free_l2(sk, n);
+		return;
+	}
+	for (uint64_t wm = n->words; wm; wm &= wm - 1) {
+		unsigned w = (unsigned)__builtin_ctzll(wm);
+
+		for (uint64_t m = n->bits[w]; m; m &= m - 1) {
+			uint64_t s = n->slot[w * 64 + (unsigned)__builtin_ctzll(m)];
+
+			if (!rx_is_leaf(s))
+				rx_free_all(sk, rx_child(s), k - 1);
+		}
+		n->bits[w] = 0;
+	}
+	n->words = 0;
+	rx_sink_put(sk, n);
 }
 
 uint64_t rx_clear(struct rx_tree *t)
 {
+	struct rx_pool *pool = t->pool;
+	struct rx_sink sk = { NULL, 0 };
 	uint64_t n = t->leaves;
 
+	if (pool) {
+		sk.head = pool->free;
+		sk.room = pool->max > pool->count ? pool->max - pool->count : 0;
+	}
 	if (t->top && t->height > 1) {
-		rx_free_all(t, t->top, t->height);
+		rx_free_all(&sk, t->top, t->height);
 	} else if (t->top) {
 		rx_wipe(t->top);
-		rx_free(t, t->top);
+		rx_sink_put(&sk, t->top);
 	}
+	if (pool) {
+		pool->count = pool->max > pool->count ? pool->max - sk.room : pool->count;
+		pool->free = sk.head;
+	}
+	t->nodes = 0; /* every node of the tree is freed */
 	t->top = NULL;
 	t->leaves = 0;
 	return n;

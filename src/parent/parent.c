@@ -805,9 +805,11 @@ void eptf_parent_for_each(const struct eptf_parent *p, uint64_t root_hpa, uint64
 
 	if (!r || !pages)
 		return;
-	if (rx_visit(&r->ept, addr, pages, visit_leaf, &v))
+	/* the checker asks about every root in use, often just emptied: skip the calls then */
+	if (r->ept.top && rx_visit(&r->ept, addr, pages, visit_leaf, &v))
 		return;
-	tlb_visit(&v, r, addr, range_end(addr, pages));
+	if (r->tlb_head != TLB_NIL)
+		tlb_visit(&v, r, addr, range_end(addr, pages));
 }
 
 void eptf_parent_get_stats(const struct eptf_parent *p, struct eptf_parent_stats *st)

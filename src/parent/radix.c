@@ -77,19 +77,6 @@ void rx_pool_drain(struct rx_pool *pool)
 	pool->count = 0;
 }
 
-/* Clamp [addr, addr + pages) to what tree @t covers; false when nothing is left. */
-static bool rx_clamp(const struct rx_tree *t, uint64_t addr, uint64_t pages, uint64_t *lo,
-		     uint64_t *hi)
-{
-	uint64_t cover = RX_COVER(t->height);
-
-	if (!t->top || addr >= cover || pages == 0)
-		return false;
-	*lo = addr;
-	*hi = pages > cover - addr ? cover : addr + pages;
-	return true;
-}
-
 /* The slots [*i0, *i1] of a level-@k node whose first page is @nbase that [lo, hi) overlaps. */
 static inline void rx_slot_range(unsigned k, uint64_t nbase, uint64_t lo, uint64_t hi, unsigned *i0,
 				 unsigned *i1)
@@ -160,52 +147,11 @@ static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t
 	return removed;
 }
 
-/* A node and slot passed through by rx_descend(). */
+/* A node and slot rx_remove_range() passed through on its way down. */
 struct rx_step {
 	struct rx_node *n;
 	unsigned i;
 };
-
-/*
- * A list entry or a checker query usually lies within one slot of each
- * level down to a level-1 node: follow [lo, hi) down from the top while it
- * does and the slot holds a child, without recursion. False when a slot it
- * needs is absent (nothing in the range). Else *np is the node to finish
- * in, *kp its level and *basep its first page; @path (if not NULL) gets the
- * nodes and slots passed through, *depthp of them.
- */
-static bool rx_descend(const struct rx_tree *t, uint64_t lo, uint64_t hi, struct rx_node **np, unsigned *kp,
-		       uint64_t *basep, struct rx_step *path, unsigned *depthp)
-{
-	struct rx_node *n = t->top;
-	uint64_t nbase = 0;
-	unsigned k, depth = 0;
-
-	for (k = t->height; k > 1; k--) {
-		unsigned sh = RX_SHIFT(k);
-		unsigned i = (unsigned)((lo - nbase) >> sh);
-
-		if (((hi - 1 - nbase) >> sh) != i)
-			break;
-		if (!rx_test(n, i))
-			return false;
-		if (rx_is_leaf(n->slot[i]))
-			break;
-		if (path) {
-			path[depth].n = n;
-			path[depth].i = i;
-		}
-		depth++;
-		n = rx_child(n->slot[i]);
-		nbase += (uint64_t)i << sh;
-	}
-	*np = n;
-	*kp = k;
-	*basep = nbase;
-	if (depthp)
-		*depthp = depth;
-	return true;
-}
 
 uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx)
 {
@@ -221,10 +167,12 @@ uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_le
 		return 0;
 	hi = pages > cover - addr ? cover : addr + pages;
 	/*
-	 * rx_descend() inline, without the first-page bookkeeping: a node of
-	 * level k starts at a multiple of RX_SPAN(k + 1), so [addr, hi) lies
-	 * in one of its slots iff addr and hi - 1 agree above RX_SHIFT(k). Most
-	 * list entries find an absent slot on the way and remove nothing.
+	 * A list entry usually lies within one slot of each level down to a
+	 * level-1 node: follow it down without recursion while it does and the
+	 * slot holds a child. A node of level k starts at a multiple of
+	 * RX_SPAN(k + 1), so [addr, hi) lies in one of its slots iff addr and
+	 * hi - 1 agree above RX_SHIFT(k). Most list entries find an absent slot
+	 * on the way and remove nothing.
 	 */
 	for (k = t->height; k > 1; k--) {
 		unsigned sh = RX_SHIFT(k);
@@ -501,11 +449,29 @@ static int rx_vis(const struct rx_node *n, unsigned k, uint64_t nbase, uint64_t 
 
 int rx_visit(const struct rx_tree *t, uint64_t addr, uint64_t pages, rx_visit_fn fn, void *ctx)
 {
-	struct rx_node *n;
-	uint64_t lo, hi, nbase;
+	const struct rx_node *n = t->top;
+	uint64_t cover, hi;
 	unsigned k;
 
-	if (!rx_clamp(t, addr, pages, &lo, &hi) || !rx_descend(t, lo, hi, &n, &k, &nbase, NULL, NULL))
+	if (!n || !pages)
 		return 0;
-	return rx_vis(n, k, nbase, lo, hi, fn, ctx);
+	cover = RX_COVER(t->height);
+	if (addr >= cover)
+		return 0;
+	hi = pages > cover - addr ? cover : addr + pages;
+	/* follow the range down while it lies in one slot, as rx_remove_range() does */
+	for (k = t->height; k > 1; k--) {
+		unsigned i = rx_index(addr, k);
+		uint64_t s;
+
+		if ((addr ^ (hi - 1)) >> RX_SHIFT(k))
+			break;
+		if (!rx_test(n, i))
+			return 0;
+		s = n->slot[i];
+		if (rx_is_leaf(s))
+			break;
+		n = rx_child(s);
+	}
+	return rx_vis(n, k, k < t->height ? addr & ~(RX_SPAN(k + 1) - 1) : 0, addr, hi, fn, ctx);
 }

@@ -95,8 +95,34 @@ int eptf_flush__fallback_full(struct eptf_flush_ctx *ctx, const struct eptf_flus
 	return eptf_flush_full(ctx, fp);
 }
 
-int eptf_flush__send_list(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
-			  struct eptf_hv_flush_list *list, uint16_t count, uint64_t pages)
+/* A list call failed: count it, report it unless transient, and flush the root in full instead. */
+static __attribute__((noinline)) int send_list_failed(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+						      const struct eptf_hv_flush_list *list, uint16_t count,
+						      const struct eptf_hv_call_info *info, int r)
+{
+	/*
+	 * A failure status -- including HV_STATUS_TIME_OUT after some reps
+	 * were done -- is not resumed: hv_do_rep_hypercall() continues only
+	 * on success with fewer reps (eptf_hv_rep_call does too) and returns
+	 * any other status, and KVM then falls back to kvm_flush_remote_tlbs()
+	 * for that flush. Resuming from reps_done would also be safe for a
+	 * time-out, but it is not what Linux does.
+	 */
+	ctx->stats.fallbacks++;
+	if (!(r == EPTF_EHV && transient_status(info->status))) {
+		ctx->stats.errors++;
+		eptf_flush__report(ctx, fp->op_index,
+				   "list flush of root %#llx failed after %u of %u entries: %s (status %#x); full flush instead",
+				   (unsigned long long)list->address_space, info->reps_done, count, eptf_strerror(r),
+				   info->status);
+	}
+	eptf_flush__full_root(ctx, fp, list->address_space);
+	return 1;
+}
+
+/* eptf_flush__send_list, inline for this file's list paths; the failure is out of line. */
+static inline int send_list(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+			    struct eptf_hv_flush_list *list, uint16_t count, uint64_t pages)
 {
 	struct eptf_hv_call_info info = { 0 };
 	int r;
@@ -109,24 +135,13 @@ int eptf_flush__send_list(struct eptf_flush_ctx *ctx, const struct eptf_flush_po
 	ctx->stats.pages_flushed += pages;
 	if (r >= 0)
 		return 0;
-	/*
-	 * A failure status -- including HV_STATUS_TIME_OUT after some reps
-	 * were done -- is not resumed: hv_do_rep_hypercall() continues only
-	 * on success with fewer reps (eptf_hv_rep_call does too) and returns
-	 * any other status, and KVM then falls back to kvm_flush_remote_tlbs()
-	 * for that flush. Resuming from reps_done would also be safe for a
-	 * time-out, but it is not what Linux does.
-	 */
-	ctx->stats.fallbacks++;
-	if (!(r == EPTF_EHV && transient_status(info.status))) {
-		ctx->stats.errors++;
-		eptf_flush__report(ctx, fp->op_index,
-				   "list flush of root %#llx failed after %u of %u entries: %s (status %#x); full flush instead",
-				   (unsigned long long)list->address_space, info.reps_done, count, eptf_strerror(r),
-				   info.status);
-	}
-	eptf_flush__full_root(ctx, fp, list->address_space);
-	return 1;
+	return send_list_failed(ctx, fp, list, count, &info, r);
+}
+
+int eptf_flush__send_list(struct eptf_flush_ctx *ctx, const struct eptf_flush_point *fp,
+			  struct eptf_hv_flush_list *list, uint16_t count, uint64_t pages)
+{
+	return send_list(ctx, fp, list, count, pages);
 }
 
 /*
@@ -183,7 +198,7 @@ static int linux_send(struct eptf_flush_ctx *ctx, const struct eptf_flush_point 
 		return eptf_flush__fallback_full(ctx, fp);
 	for (size_t i = 0; i < fp->nroots; i++) {
 		f->list.address_space = fp->roots[i].hpa;
-		eptf_flush__send_list(ctx, fp, &f->list, (uint16_t)f->off, f->pages);
+		send_list(ctx, fp, &f->list, (uint16_t)f->off, f->pages);
 	}
 	return 0;
 }

@@ -24,25 +24,21 @@ static inline void info_set(struct eptf_hv_call_info *info, uint16_t status, uin
 }
 
 /*
- * The driver loop, with @t, @t->hypercall and 1 <= @rep_count <= 4095
- * already checked. The control word is built once; only its rep start
- * (bits 59:48) changes between issues.
+ * The rest of a rep call whose first issue (rep start 0, control word
+ * @base) returned @result without completing every rep in one go: check
+ * the result, re-issue from the reps done, and so on.
  */
-static inline int rep_loop(const struct eptf_hv_transport *t, uint16_t code, uint16_t rep_count,
-			   const void *input, size_t input_len, struct eptf_hv_call_info *info)
+static __attribute__((noinline)) int rep_more(const struct eptf_hv_transport *t, uint64_t base,
+					      uint16_t rep_count, const void *input, size_t input_len,
+					      struct eptf_hv_call_info *info, uint64_t result)
 {
-	struct eptf_hv_control c = {.code = code, .rep_count = rep_count};
-	uint64_t base = eptf_hv__control_build(&c); /* rep start 0 */
 	uint16_t start = 0;
-	uint32_t issues = 0;
+	uint32_t issues = 1;
 
 	for (;;) {
-		uint64_t control = base | ((uint64_t)start << EPTF_HV__CTL_REP_START_SHIFT);
-		uint64_t result = t->hypercall(t->ctx, control, input, input_len);
 		uint16_t status = eptf_hv__result_status(result);
 		uint16_t done = eptf_hv__result_reps(result);
 
-		issues++;
 		if (status != EPTF_HV_STATUS_SUCCESS) {
 			/* a failing call's count is the parent's word on what was done */
 			info_set(info, status, done, issues);
@@ -58,7 +54,30 @@ static inline int rep_loop(const struct eptf_hv_transport *t, uint16_t code, uin
 			return EPTF_EHV;
 		}
 		start = done;
+		/* only the rep start (bits 59:48) changes between issues */
+		result = t->hypercall(t->ctx, base | ((uint64_t)start << EPTF_HV__CTL_REP_START_SHIFT), input,
+				      input_len);
+		issues++;
 	}
+}
+
+/*
+ * The driver, with @t, @t->hypercall and 1 <= @rep_count <= 4095 already
+ * checked. The first issue completing every rep (every call unless the
+ * parent cuts it short) returns here; the rest is rep_more().
+ */
+static inline int rep_loop(const struct eptf_hv_transport *t, uint16_t code, uint16_t rep_count,
+			   const void *input, size_t input_len, struct eptf_hv_call_info *info)
+{
+	struct eptf_hv_control c = {.code = code, .rep_count = rep_count};
+	uint64_t base = eptf_hv__control_build(&c); /* rep start 0 */
+	uint64_t result = t->hypercall(t->ctx, base, input, input_len);
+
+	if (eptf_hv__result_status(result) == EPTF_HV_STATUS_SUCCESS && eptf_hv__result_reps(result) == rep_count) {
+		info_set(info, EPTF_HV_STATUS_SUCCESS, rep_count, 1);
+		return 0;
+	}
+	return rep_more(t, base, rep_count, input, input_len, info, result);
 }
 
 int eptf_hv_rep_call(const struct eptf_hv_transport *t, uint16_t code, uint16_t rep_count,

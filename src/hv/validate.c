@@ -28,30 +28,12 @@ static inline uint64_t load_le64(const unsigned char *p)
 	       (uint64_t)p[7] << 56;
 }
 
-/*
- * One entry, checked and decoded in place. The small form (bit 11 clear;
- * almost every entry in practice) is decoded here as eptf_hv_entry_decode
- * does, without the call; the large form goes through the decoder.
- */
-static inline uint16_t check_entry(uint64_t raw, uint64_t frame_limit, bool allow_large,
-				   struct eptf_hv_range *out)
+/* A large entry (bit 11 set), checked and decoded: out of line, it is rare. */
+static __attribute__((noinline)) uint16_t check_large(uint64_t raw, uint64_t frame_limit, bool allow_large,
+						      struct eptf_hv_range *out)
 {
 	struct eptf_hv_entry e;
 
-	if (!(raw & EPTF_HV_ENTRY_LARGE_BIT)) {
-		uint64_t gfn = raw >> 12, pages = (raw & (EPTF_HV_MAX_FLUSH_PAGES - 1)) + 1;
-
-		/*
-		 * gfn < 2^52 and 1 <= pages <= 2048: the sum cannot wrap, and
-		 * it passes the limit exactly when gfn >= frame_limit or
-		 * pages > frame_limit - gfn (the large form's test below).
-		 */
-		if (gfn + pages > frame_limit)
-			return EPTF_HV_STATUS_INVALID_PARAMETER;
-		out->gfn = gfn;
-		out->pages = pages;
-		return EPTF_HV_STATUS_SUCCESS;
-	}
 	if (!allow_large)
 		return EPTF_HV_STATUS_INVALID_PARAMETER;
 	if (eptf_hv_entry_decode(raw, &e) < 0)
@@ -62,6 +44,31 @@ static inline uint16_t check_entry(uint64_t raw, uint64_t frame_limit, bool allo
 	out->gfn = e.gfn;
 	out->pages = e.pages;
 	return EPTF_HV_STATUS_SUCCESS;
+}
+
+/*
+ * One entry, checked and decoded in place. The small form (bit 11 clear;
+ * almost every entry in practice) is decoded here as eptf_hv_entry_decode
+ * does, without the call; the large form goes through the decoder.
+ */
+static inline uint16_t check_entry(uint64_t raw, uint64_t frame_limit, bool allow_large,
+				   struct eptf_hv_range *out)
+{
+	if (!(raw & EPTF_HV_ENTRY_LARGE_BIT)) {
+		uint64_t gfn = raw >> 12, pages = (raw & (EPTF_HV_MAX_FLUSH_PAGES - 1)) + 1;
+
+		/*
+		 * gfn < 2^52 and 1 <= pages <= 2048: the sum cannot wrap, and
+		 * it passes the limit exactly when gfn >= frame_limit or
+		 * pages > frame_limit - gfn (the large form's test).
+		 */
+		if (gfn + pages > frame_limit)
+			return EPTF_HV_STATUS_INVALID_PARAMETER;
+		out->gfn = gfn;
+		out->pages = pages;
+		return EPTF_HV_STATUS_SUCCESS;
+	}
+	return check_large(raw, frame_limit, allow_large, out);
 }
 
 uint16_t eptf_hv_validate(uint64_t control, const void *input, size_t input_len,

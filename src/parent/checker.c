@@ -341,8 +341,11 @@ static bool run_all(struct chk *k, const struct eptf_parent *p)
 	}
 	all = build_runs(fp, buf, buf + fp->nitems, (size_t *)(void *)(buf + 2 * fp->nitems), &nall, &naged,
 			 &nonempty);
-	if (naged == nonempty) {
-		/* every item with pages is aged (or none is): the aged runs are these */
+	if (naged == 0) {
+		k->aged = NULL;
+		k->naged = 0;
+	} else if (naged == nonempty) {
+		/* every item with pages is aged: the aged runs are these */
 		k->aged = all;
 		k->naged = nall;
 	} else {

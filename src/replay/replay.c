@@ -25,6 +25,11 @@ struct eptf_replay {
 	uint64_t refused;
 	uint64_t stale_violations;
 	uint64_t ideal_flush_points, ideal_calls, ideal_pages;
+	/*
+	 * The current op's result: here rather than on eptf_replay_op's stack,
+	 * so that the op needs no frame of its own (its address is r's).
+	 */
+	struct eptf_mmu_result res;
 };
 
 void eptf_replay_config_default(struct eptf_replay_config *cfg)
@@ -215,8 +220,10 @@ static __attribute__((noinline)) int op_failed(struct eptf_replay *r, const stru
 	return 0;
 }
 
-static __attribute__((noinline)) int op_flush(struct eptf_replay *r, const struct eptf_mmu_result *res)
+static __attribute__((noinline)) int op_flush(struct eptf_replay *r)
 {
+	const struct eptf_mmu_result *res = &r->res;
+
 	if (res->loaded_root)
 		eptf_parent_flush_root(r->parent, res->loaded_root);
 	if (res->fp.site != EPTF_SITE_NONE)
@@ -226,18 +233,18 @@ static __attribute__((noinline)) int op_flush(struct eptf_replay *r, const struc
 
 int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op)
 {
-	struct eptf_mmu_result res;
+	struct eptf_mmu_result *res = &r->res;
 	int err;
 
-	err = eptf_mmu_apply(r->mmu, op, r->ops++, &res);
+	err = eptf_mmu_apply(r->mmu, op, r->ops++, res);
 	if (err < 0)
 		return op_failed(r, op, err);
-	if (res.loaded_root || res.fp.site != EPTF_SITE_NONE) {
-		err = op_flush(r, &res);
+	if (res->loaded_root || res->fp.site != EPTF_SITE_NONE) {
+		err = op_flush(r);
 		if (err == EPTF_ENOMEM)
 			return err;
 	}
-	if (op->kind == EPTF_OP_ACCESS && !res.guest_fault) {
+	if (op->kind == EPTF_OP_ACCESS && !res->guest_fault) {
 		uint64_t root = eptf_mmu_vcpu_root(r->mmu, op->vcpu);
 
 		if (root)

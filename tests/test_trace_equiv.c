@@ -11,9 +11,10 @@
  *   - eptf__op_parse_fast() accepts only lines the reference accepts, with
  *     the same op, and accepts every canonical line (the writer's output);
  *   - eptf_trace_read() on random trace files (blank and comment lines, CR,
- *     long lines, block boundaries, errors) and on every trace in
- *     tests/data, data/ and the fuzz corpus: the same sequence of results,
- *     ops, line numbers and diagnostics.
+ *     long lines, block boundaries, errors, vcpus at and past the header's
+ *     count, which the reader's fast path checks itself) and on every trace
+ *     in tests/data, data/ and the fuzz corpus: the same sequence of
+ *     results, ops, line numbers and diagnostics.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1419,6 +1420,53 @@ static void test_read_random_traces(void **state)
 	free(t.s);
 }
 
+/*
+ * The fast path checks vcpu= against the header's count itself (and
+ * declines the line for the general path to diagnose): traces whose ops
+ * use vcpus up to the count, the last one sometimes at or past it; runs of
+ * blank and comment lines (after which the general path reads on).
+ */
+static void test_read_vcpu_bound(void **state)
+{
+	char buf[EPTF_TRACE_MAX_LINE + 64];
+	struct text t = {0};
+	struct eptf_op op;
+
+	(void)state;
+	for (int file = 0; file < 200; file++) {
+		unsigned nr = file < 64 ? (unsigned)file + 1 : 1 + (unsigned)(rnd() % 64);
+		unsigned lines = 50 + (unsigned)(rnd() % 3000);
+
+		t.n = 0;
+		snprintf(buf, sizeof(buf), "eptflush-trace 1\nvcpus %u\nbegin\n", nr);
+		puts_(&t, buf);
+		for (unsigned i = 0; i < lines; i++) {
+			bool last = i + 1 == lines;
+			int n;
+
+			do {
+				n = canonical_line(buf, sizeof(buf), &op);
+			} while (rnd() % 2 && op.kind != EPTF_OP_ROOT_LOAD && op.kind != EPTF_OP_MAP &&
+				 op.kind != EPTF_OP_ACCESS && op.kind != EPTF_OP_SYNC);
+			if (op.kind == EPTF_OP_ROOT_LOAD || op.kind == EPTF_OP_MAP ||
+			    op.kind == EPTF_OP_ACCESS || op.kind == EPTF_OP_SYNC) {
+				op.vcpu = rnd() % 4 ? (uint32_t)(rnd() % nr) : nr - 1;
+				/* past the count, still a valid line (vcpu below EPTF_MAX_VCPUS) */
+				if (last && rnd() % 2 && nr < EPTF_MAX_VCPUS)
+					op.vcpu = nr + (uint32_t)(rnd() % (EPTF_MAX_VCPUS - nr));
+				n = ref_op_format(&op, buf, sizeof(buf));
+				assert_true(n > 0);
+			}
+			if (rnd() % 8 == 0)
+				puts_(&t, rnd() % 2 ? "# comment\n\n" : "\n");
+			put(&t, buf, (size_t)n);
+			put(&t, "\n", 1);
+		}
+		same_reads(t.s, t.n, "vcpu bound");
+	}
+	free(t.s);
+}
+
 static void read_file(const char *path, struct text *t)
 {
 	char chunk[65536];
@@ -1484,6 +1532,7 @@ int main(void)
 		cmocka_unit_test(test_parse_same),
 		cmocka_unit_test(test_parse_long_lines),
 		cmocka_unit_test(test_read_random_traces),
+		cmocka_unit_test(test_read_vcpu_bound),
 		cmocka_unit_test(test_read_corpus),
 	};
 

@@ -14,6 +14,7 @@
 #include <eptflush/mmu.h>
 #include <eptflush/trace.h>
 
+#include "spec.h"
 #include "trace_int.h"
 
 #define BLOCK 65536
@@ -233,6 +234,307 @@ static int read_header(struct eptf_trace_reader *r, struct eptf_trace_header *hd
 	return 0;
 }
 
+/*
+ * ---- The fast path (trace_int.h): the writer's canonical spelling only ----
+ *
+ * The op name, then " key=number" for each key of the kind in the order of
+ * KINDS() (spec.h), decimal or lower-case 0x hex as the writer spells it,
+ * then " flag" for each flag word in enum fword order, then '\n'. Any other
+ * line returns 0 and takes the general path (eptf_op_parse_detail()),
+ * which accepts it or diagnoses it. The code for one kind is its own
+ * inlined copy (fast_<kind>() below) with the keys, patterns and bounds as
+ * constants; it is kept small (byte loops for numbers, no tables but the
+ * hex digits) so that it does not push the replay out of the caches.
+ *
+ * A number is not checked for its terminator: whatever follows it is
+ * compared next (" key=", " flag" or the '\n'), which only a ' ' or a
+ * '\n' passes. Compares read fixed sizes and may go up to 18 bytes past
+ * the line's '\n' (a 17-byte name on an empty line), below EPTF__FAST_PAD.
+ */
+
+/* The bytes at @p are the literal @lit (fixed-size compares, no loop). */
+#define AT(p, lit) (memcmp((p), (lit), sizeof(lit) - 1) == 0)
+
+/* hexdig[c] is 0x10 | value for a lower-case hex digit, else 0. */
+#define HEXDIG(c, d) [c] = 0x10 | (d)
+static const uint8_t hexdig[256] = {
+	HEXDIG('0', 0),  HEXDIG('1', 1),  HEXDIG('2', 2),  HEXDIG('3', 3),  HEXDIG('4', 4),
+	HEXDIG('5', 5),  HEXDIG('6', 6),  HEXDIG('7', 7),  HEXDIG('8', 8),  HEXDIG('9', 9),
+	HEXDIG('a', 10), HEXDIG('b', 11), HEXDIG('c', 12), HEXDIG('d', 13), HEXDIG('e', 14),
+	HEXDIG('f', 15),
+};
+
+/* 1..16 hex digits: the position after them (NULL for none) and their value. */
+struct hexnum {
+	const char *end;
+	uint64_t v;
+};
+
+/*
+ * Out of line: one copy of the digit loop for every hex key of every kind,
+ * rather than one unrolled copy each (the code stays small in the I-cache).
+ * The result comes back in two registers.
+ */
+static __attribute__((noinline)) struct hexnum hex_at(const char *p)
+{
+	struct hexnum r = {NULL, 0};
+	unsigned h;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		h = hexdig[(unsigned char)p[i]];
+		if (!h)
+			break;
+		r.v = r.v << 4 | (h & 15);
+	}
+	if (i)
+		r.end = p + i;
+	return r;
+}
+
+/*
+ * 1..@maxd decimal digits at @p into *@out (@maxd is the most the key's
+ * range needs: a longer number is left with a digit next, which fails the
+ * next compare). The position after them, or NULL.
+ */
+static inline __attribute__((always_inline)) const char *dec_at(const char *p, int maxd, uint64_t *out)
+{
+	unsigned h = (unsigned)((unsigned char)p[0] - '0');
+	uint64_t v = h;
+
+	if (h > 9)
+		return NULL;
+	for (int i = 1; i < maxd; i++) {
+		h = (unsigned)((unsigned char)p[i] - '0');
+		if (h > 9) {
+			*out = v;
+			return p + i;
+		}
+		v = v * 10 + h;
+	}
+	*out = v;
+	return p + maxd;
+}
+
+/* " key=" at @p, with the "0x" of a hex key: its length, or 0. */
+static inline __attribute__((always_inline)) size_t key_at(const char *p, unsigned k)
+{
+#define KEY_LIT(key, lit) \
+	case key:         \
+		return AT(p, lit) ? sizeof(lit) - 1 : 0
+	switch (k) {
+	KEY_LIT(K_SLOT, " slot=");
+	KEY_LIT(K_GFN, " gfn=0x");
+	KEY_LIT(K_PAGES, " pages=0x");
+	KEY_LIT(K_HVA, " hva=0x");
+	KEY_LIT(K_VCPU, " vcpu=");
+	KEY_LIT(K_AS, " as=");
+	KEY_LIT(K_CR3, " cr3=0x");
+	KEY_LIT(K_ADDR, " addr=0x");
+	KEY_LIT(K_LEVEL, " level=");
+	KEY_LIT(K_FIRST, " first=0x");
+	KEY_LIT(K_MASK, " mask=0x");
+	KEY_LIT(K_START, " start=0x");
+	KEY_LIT(K_END, " end=0x");
+	KEY_LIT(K_TABLE, " table=0x");
+	KEY_LIT(K_INDEX, " index=");
+	KEY_LIT(K_PTE, " pte=0x");
+	}
+#undef KEY_LIT
+	return 0;
+}
+
+/*
+ * The range checks of check_key() in format.c for key @k of a kind whose
+ * highest level is @lmax, and vcpu below @nr_vcpus (the header's count,
+ * which eptf_trace_read() checks after the parser; at most
+ * EPTF_MAX_VCPUS, the parser's bound). tests/test_trace_equiv.c checks
+ * them against the reference parser.
+ */
+static inline __attribute__((always_inline)) bool key_ok(unsigned k, uint64_t v, unsigned lmax,
+							 unsigned nr_vcpus)
+{
+	switch (k) {
+	case K_SLOT: return v <= 0x1ffff;
+	case K_VCPU: return v < nr_vcpus;
+	case K_AS: return v <= 1;
+	case K_LEVEL: return v - 1 < lmax;
+	case K_INDEX: return v <= 511;
+	case K_GFN:
+	case K_CR3:
+	case K_ADDR:
+	case K_TABLE: return v < EPTF_TRACE_PAGE_LIMIT;
+	case K_FIRST: return v < EPTF_TRACE_PAGE_LIMIT && !(v & 63);
+	case K_PAGES: return v - 1 < EPTF_TRACE_PAGE_LIMIT;
+	case K_HVA: return !(v & 0xfff);
+	}
+	return true; /* mask, start, end, pte: any value */
+}
+
+/* The most decimal digits the writer uses for a decimal key (slot: below 0x10000). */
+#define DEC_DIGITS(k) ((k) == K_SLOT ? 5 : (k) == K_INDEX ? 3 : (k) == K_VCPU ? 2 : 1)
+
+/*
+ * One " key=number" at @p into @val[its field]; NO_KEY: nothing. The new
+ * position, or NULL. @k and @lmax are constants after inlining.
+ */
+static inline __attribute__((always_inline)) const char *fast_key(const char *p, unsigned k, unsigned lmax,
+								  unsigned nr_vcpus, uint64_t *val)
+{
+	size_t n;
+	uint64_t v;
+
+	if (k == NO_KEY)
+		return p;
+	n = key_at(p, k);
+	if (!n)
+		return NULL;
+	p += n;
+	if (KEY_STYLE(k) == S_HEX || (KEY_STYLE(k) == S_SLOT && p[1] == 'x')) {
+		if (KEY_STYLE(k) == S_SLOT) {
+			if (p[0] != '0')
+				return NULL;
+			p += 2;
+		}
+		struct hexnum h = hex_at(p);
+
+		p = h.end;
+		v = h.v;
+	} else {
+		p = dec_at(p, DEC_DIGITS(k), &v);
+	}
+	if (!p || !key_ok(k, v, lmax, nr_vcpus))
+		return NULL;
+	val[KEY_FIELD(k)] = v;
+	return p;
+}
+
+/*
+ * The rest of a line of @kind after its name, at @p: the kind, its keys
+ * @k0-@k3, flag words @w and highest level @lmax are constants (one copy
+ * per kind, fast_<kind>()).
+ */
+static inline __attribute__((always_inline)) size_t fast_line(const char *line, const char *p, const char *end,
+							      struct eptf_op *op, unsigned nr_vcpus,
+							      uint32_t kind, unsigned k0, unsigned k1,
+							      unsigned k2, unsigned k3, unsigned w,
+							      unsigned lmax)
+{
+	uint64_t val[F_VALUE + 1] = {0};
+	unsigned flags = 0;
+
+	if (kind == EPTF_OP_ROOT_LOAD) {
+		/* vcpu, then exactly one of as= (direct) and cr3= */
+		p = fast_key(p, K_VCPU, lmax, nr_vcpus, val);
+		if (p && AT(p, " as=")) {
+			flags = EPTF_OPF_DIRECT;
+			p = fast_key(p, K_AS, lmax, nr_vcpus, val);
+		} else if (p) {
+			p = fast_key(p, K_CR3, lmax, nr_vcpus, val);
+		}
+	} else {
+		p = fast_key(p, k0, lmax, nr_vcpus, val);
+		p = p ? fast_key(p, k1, lmax, nr_vcpus, val) : NULL;
+		p = p ? fast_key(p, k2, lmax, nr_vcpus, val) : NULL;
+		p = p ? fast_key(p, k3, lmax, nr_vcpus, val) : NULL;
+	}
+	if (!p)
+		return 0;
+	/* the kind's flags, each optional, in enum fword order: so none twice */
+#define OPT_WORD(wd, lit)                                                                  \
+	if ((w & KB(wd)) && p[0] == ' ' && AT(p + 1, lit) && (p[sizeof(lit)] == ' ' ||      \
+							      p[sizeof(lit)] == '\n')) { \
+		flags |= WORD_BITS(KB(wd));                                                \
+		p += sizeof(lit);                                                          \
+	}
+	OPT_WORD(W_W, "w")
+	OPT_WORD(W_X, "x")
+	OPT_WORD(W_DIRECT, "direct")
+	OPT_WORD(W_DIRTY_LOG, "dirty_log")
+	OPT_WORD(W_READONLY, "readonly")
+#undef OPT_WORD
+	/*
+	 * The line ends here, before the block's sentinel. (It is at most
+	 * about 130 bytes: the longest name, four keys of 16 digits and two
+	 * words; far below EPTF_TRACE_MAX_LINE.)
+	 */
+	if (*p != '\n' || p >= end)
+		return 0;
+	/* eptf_op_validate()'s cross-field rules; the rest holds by construction */
+	if ((KB(kind) & SUM_KINDS) && val[F_ADDR] + val[F_COUNT] > EPTF_TRACE_PAGE_LIMIT)
+		return 0;
+	if ((KB(kind) & RANGE_KINDS) && val[F_COUNT] <= val[F_ADDR])
+		return 0;
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	op->slot = (uint32_t)val[F_SLOT];
+	op->vcpu = (uint32_t)val[F_VCPU];
+	op->level = (uint8_t)val[F_LEVEL];
+	op->flags = (uint8_t)flags;
+	op->addr = val[F_ADDR];
+	op->count = val[F_COUNT];
+	op->value = val[F_VALUE];
+	return (size_t)(p - line) + 1;
+}
+
+/* fast_<kind>(): fast_line() for one kind, with the name's length @nlen. */
+#define FAST_FN(kind, k0, k1, k2, k3, w, lmax, extra)                                              \
+	static inline __attribute__((always_inline)) size_t fast_##kind(                             \
+		const char *line, size_t nlen, const char *end, struct eptf_op *op, unsigned nr_vcpus) \
+	{                                                                                           \
+		return fast_line(line, line + nlen, end, op, nr_vcpus, kind, k0, k1, k2, k3, w, lmax); \
+	}
+KINDS(FAST_FN)
+#undef FAST_FN
+
+/*
+ * The fast path with vcpu= below @nr_vcpus: the line's length with its
+ * '\n', and @op set; or 0 with @op untouched. The name is told by its first
+ * byte and one compare, hot kinds first.
+ */
+static inline __attribute__((always_inline)) size_t parse_fast(const char *line, const char *end,
+							       struct eptf_op *op, unsigned nr_vcpus)
+{
+#define TRY(lit, kind)                                                          \
+	do {                                                                    \
+		if (AT(line, lit))                                              \
+			return fast_##kind(line, sizeof(lit) - 1, end, op, nr_vcpus); \
+	} while (0)
+	switch (line[0]) {
+	case 'a': TRY("access", EPTF_OP_ACCESS); break;
+	case 'c':
+		TRY("clear_dirty_log", EPTF_OP_CLEAR_DIRTY_LOG);
+		TRY("clear_flush_young", EPTF_OP_CLEAR_FLUSH_YOUNG);
+		TRY("clear_young", EPTF_OP_CLEAR_YOUNG);
+		TRY("commit_zap", EPTF_OP_COMMIT_ZAP);
+		break;
+	case 'g':
+		TRY("gpt_write", EPTF_OP_GPT_WRITE);
+		TRY("get_dirty_log", EPTF_OP_GET_DIRTY_LOG);
+		break;
+	case 'm': TRY("map", EPTF_OP_MAP); break;
+	case 'p': TRY("prepare_zap", EPTF_OP_PREPARE_ZAP); break;
+	case 'r': TRY("root_load", EPTF_OP_ROOT_LOAD); break;
+	case 's':
+		TRY("sync", EPTF_OP_SYNC);
+		TRY("slot_add", EPTF_OP_SLOT_ADD);
+		TRY("slot_delete", EPTF_OP_SLOT_DELETE);
+		TRY("slot_move", EPTF_OP_SLOT_MOVE);
+		TRY("slot_flags", EPTF_OP_SLOT_FLAGS);
+		break;
+	case 'u': TRY("unmap_hva", EPTF_OP_UNMAP_HVA); break;
+	case 'w': TRY("wp_gfn", EPTF_OP_WP_GFN); break;
+	case 'z': TRY("zap_range", EPTF_OP_ZAP_RANGE); break;
+	}
+#undef TRY
+	return 0;
+}
+
+size_t eptf__op_parse_fast(const char *line, const char *end, struct eptf_op *op)
+{
+	return parse_fast(line, end, op, EPTF_MAX_VCPUS);
+}
+
 static int open_common(FILE *f, bool own, const char *name, struct eptf_trace_header *hdr,
 		       struct eptf_trace_reader **out, struct eptf_diag *diag)
 {
@@ -284,11 +586,9 @@ int eptf_trace_open(const char *path, struct eptf_trace_header *hdr, struct eptf
 /*
  * The general path of eptf_trace_read(): the next op line through
  * next_line() (which refills the block) and eptf_op_parse_detail(),
- * skipping blank and comment lines. 1, 0 at the end, or < 0. Out of line,
- * so that the fast path does not pay for its frame.
+ * skipping blank and comment lines. 1, 0 at the end, or < 0.
  */
-static __attribute__((noinline)) int read_general(struct eptf_trace_reader *r, struct eptf_op *op,
-						  struct eptf_diag *diag)
+static int read_general(struct eptf_trace_reader *r, struct eptf_op *op, struct eptf_diag *diag)
 {
 	char detail[sizeof(diag->msg) - 64];
 	size_t len;
@@ -304,7 +604,16 @@ static __attribute__((noinline)) int read_general(struct eptf_trace_reader *r, s
 	return 1;
 }
 
-int eptf_trace_read(struct eptf_trace_reader *r, struct eptf_op *op, struct eptf_diag *diag)
+/*
+ * Every read the fast path does not take: a sticky error, a line the fast
+ * path declines (blank, comment, another spelling, an error, a vcpu not
+ * below the header's count) or one that may go on in the next block. The
+ * lines after a blank or comment line take the general path too, until
+ * the next call: the same result, only slower. Out of line and cold, so
+ * that eptf_trace_read() stays small.
+ */
+static __attribute__((noinline, cold)) int read_slow(struct eptf_trace_reader *r, struct eptf_op *op,
+						     struct eptf_diag *diag)
 {
 	int ret;
 
@@ -313,30 +622,11 @@ int eptf_trace_read(struct eptf_trace_reader *r, struct eptf_op *op, struct eptf
 			*diag = r->last;
 		return r->err;
 	}
-	for (;;) {
-		/*
-		 * Fast path: a canonical op line that ends inside the block is
-		 * parsed in place (no copy, no second scan for the newline). A
-		 * line ending at the sentinel may go on in the next block; that
-		 * one, and every line the fast path declines, takes the general
-		 * path, which accepts or diagnoses it as it always did. The fast
-		 * path leaves @op alone unless it takes the line, so @op after
-		 * an error or the end is what it was before, too.
-		 */
-		size_t n = eptf__op_parse_fast(r->block + r->bpos, r->block + r->blen, op);
-
-		if (n) {
-			r->bpos += n;
-			r->lineno++;
-			break;
-		}
+	do {
 		ret = read_general(r, op, diag);
 		if (ret <= 0)
 			return ret;
-		if (ret == 1)
-			break;
-		/* 2: a blank or comment line */
-	}
+	} while (ret == 2); /* a blank or comment line */
 	if ((op->kind == EPTF_OP_ROOT_LOAD || op->kind == EPTF_OP_MAP || op->kind == EPTF_OP_ACCESS ||
 	     op->kind == EPTF_OP_SYNC) &&
 	    op->vcpu >= r->nr_vcpus)
@@ -344,6 +634,29 @@ int eptf_trace_read(struct eptf_trace_reader *r, struct eptf_op *op, struct eptf
 			    op->vcpu, r->nr_vcpus);
 	r->op_line = r->lineno;
 	return 1;
+}
+
+int eptf_trace_read(struct eptf_trace_reader *r, struct eptf_op *op, struct eptf_diag *diag)
+{
+	/*
+	 * Fast path: a canonical op line that ends inside the block, with its
+	 * vcpu below the header's count, is parsed in place (no copy, no
+	 * second scan for the newline). A line ending at the sentinel may go
+	 * on in the next block; that one, and every line the fast path
+	 * declines, takes read_slow(), which accepts or diagnoses it as it
+	 * always did. The fast path leaves @op alone unless it takes the
+	 * line, so @op after an error or the end is what it was before, too.
+	 */
+	if (!r->err) {
+		size_t n = parse_fast(r->block + r->bpos, r->block + r->blen, op, r->nr_vcpus);
+
+		if (n) {
+			r->bpos += n;
+			r->op_line = ++r->lineno;
+			return 1;
+		}
+	}
+	return read_slow(r, op, diag);
 }
 
 uint64_t eptf_trace_line(const struct eptf_trace_reader *r)

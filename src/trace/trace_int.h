@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Private to src/trace: the reader's fast path into the line parser. */
+/*
+ * Private to src/trace (and tests/test_trace_equiv.c): the reader's fast
+ * line parser, which lives in reader.c, inlined into eptf_trace_read().
+ */
 #ifndef EPTF_TRACE_INT_H
 #define EPTF_TRACE_INT_H
 
@@ -23,7 +26,9 @@
  * @op is not touched: the caller takes the general path, which accepts or
  * diagnoses the line. So the fast path accepts a subset of what the
  * general parser accepts, with the same result, and never produces a
- * diagnostic of its own.
+ * diagnostic of its own. (eptf_trace_read() runs the same parser with
+ * vcpu= also below the header's count; this entry point checks vcpu=
+ * against EPTF_MAX_VCPUS, as the general parser does.)
  */
 #define EPTF__FAST_PAD 32
 

@@ -208,6 +208,8 @@ static inline uint32_t tlb_lookup(const struct eptf_parent *p, const struct proo
 		if ((i = tlb_chain_find(p, **b1, r, 1, addr)) != TLB_NIL)
 			return i;
 	}
+	if (!(r->tlb_n[2] | r->tlb_n[3]))
+		return TLB_NIL;
 	if (r->tlb_n[2] && (i = tlb_find(p, r, 2, addr & ~(RX_SPAN(2) - 1))) != TLB_NIL)
 		return i;
 	if (r->tlb_n[3])
@@ -656,9 +658,10 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 		p->st.unmapped++;
 		return EPTF_ACCESS_UNMAPPED;
 	}
-	level = x.level < 1 ? 1 : x.level > 3 ? 3 : x.level;
+	/* 1..backing_level (itself 1..3): a smaller-backed parent splinters L1's huge page */
+	level = x.level < 1 ? 1 : x.level;
 	if (level > p->cfg.backing_level)
-		level = p->cfg.backing_level; /* a smaller-backed parent splinters L1's huge page */
+		level = p->cfg.backing_level;
 	span = RX_SPAN(level);
 	base = addr & ~(span - 1);
 	frame = x.frame - (addr - base);

@@ -117,6 +117,24 @@ static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t
 	uint64_t removed = 0;
 
 	rx_slot_range(k, nbase, lo, hi, &i0, &i1);
+	if (k == 1 && !fn) {
+		/*
+		 * A level-1 slot holds only leaves and nobody is told which go:
+		 * clear the bits and count them (a list flush lands here).
+		 */
+		for (uint64_t wm = rx_words(n, i0, i1); wm; wm &= wm - 1) {
+			unsigned w = (unsigned)__builtin_ctzll(wm);
+			uint64_t m = rx_word_bits(n, w, i0, i1);
+
+			if (!(n->bits[w] &= ~m))
+				n->words &= ~(1ull << w);
+			/* no popcnt in the baseline ISA, and there are few of them */
+			for (; m; m &= m - 1)
+				removed++;
+		}
+		t->leaves -= removed;
+		return removed;
+	}
 	for (uint64_t wm = rx_words(n, i0, i1); wm; wm &= wm - 1) {
 		unsigned w = (unsigned)__builtin_ctzll(wm);
 		uint64_t m = rx_word_bits(n, w, i0, i1);

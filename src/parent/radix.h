@@ -178,8 +178,10 @@ int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload
  * rx_insert() of a leaf covering the page rx_lookup() missed, with @t
  * unchanged since: the walk starts at the node @hint names instead of the
  * top, and finds nothing to replace. Without a usable hint (none, or the
- * leaf is bigger than the hint's level) it is rx_insert(). Inline, like
- * rx_lookup(): an EPT violation is most of the parent's accesses.
+ * leaf is bigger than the hint's level) it is rx_insert(). Unlike
+ * rx_insert(), it does not check its arguments: @level must be 1..3 and
+ * @base aligned to it. Inline, like rx_lookup(): an EPT violation is most
+ * of the parent's accesses.
  */
 static inline int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, uint64_t base,
 			       unsigned level, uint64_t payload, rx_leaf_fn fn, void *ctx)
@@ -187,7 +189,7 @@ static inline int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, ui
 	struct rx_node *n = hint->n;
 	unsigned k, i;
 
-	if (!n || hint->k < level || level < 1 || (base & (RX_SPAN(level) - 1)))
+	if (!n || hint->k < level)
 		return rx_insert(t, base, level, payload, fn, ctx);
 	/* the slot at hint->k is absent, so is everything under it: no leaf to replace */
 	for (k = hint->k; k > level; k--) {

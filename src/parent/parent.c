@@ -809,7 +809,7 @@ void eptf_parent_for_each(const struct eptf_parent *p, uint64_t root_hpa, uint64
 	if (!r || !pages)
 		return;
 	/* the checker asks about every root in use, often just emptied: skip the calls then */
-	if (r->ept.top && rx_visit(&r->ept, addr, pages, visit_leaf, &v))
+	if (!rx_range_empty(&r->ept, addr, pages) && rx_visit(&r->ept, addr, pages, visit_leaf, &v))
 		return;
 	if (r->tlb_head != TLB_NIL)
 		tlb_visit(&v, r, addr, range_end(addr, pages));

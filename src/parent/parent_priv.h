@@ -86,7 +86,8 @@ void eptf__parent_tlb_remove_range(struct eptf_parent *p, struct proot *r, uint6
 static inline void eptf__parent_drop_range(struct eptf_parent *p, struct proot *r, uint64_t gfn,
 					   uint64_t pages, bool tlb_too)
 {
-	p->st.ept02_dropped += rx_remove_range(&r->ept, gfn, pages, NULL, NULL);
+	if (!rx_range_empty(&r->ept, gfn, pages))
+		p->st.ept02_dropped += rx_remove_range(&r->ept, gfn, pages, NULL, NULL);
 	if (tlb_too && pages)
 		eptf__parent_tlb_remove_range(p, r, gfn, pages > UINT64_MAX - gfn ? UINT64_MAX : gfn + pages,
 					      &p->st.tlb_dropped);

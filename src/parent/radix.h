@@ -213,6 +213,40 @@ static inline int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, ui
 uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx);
 
 /*
+ * True when [addr, addr + pages) certainly holds no leaf: the tree is empty,
+ * or the range lies beyond it, or following the range down while it lies
+ * in one slot of each level meets an absent slot. The descent of
+ * rx_remove_range() and rx_visit(), inline and without a call: most list
+ * entries and checker queries end here.
+ */
+static inline bool rx_range_empty(const struct rx_tree *t, uint64_t addr, uint64_t pages)
+{
+	const struct rx_node *n = t->top;
+	uint64_t cover, last;
+
+	if (!n || !pages)
+		return true;
+	cover = RX_COVER(t->height);
+	if (addr >= cover)
+		return true;
+	last = pages > cover - addr ? cover - 1 : addr + pages - 1;
+	for (unsigned k = t->height; k > 1; k--) {
+		unsigned i = rx_index(addr, k);
+		uint64_t s;
+
+		if ((addr ^ last) >> RX_SHIFT(k))
+			return false;
+		if (!rx_test(n, i))
+			return true;
+		s = n->slot[i];
+		if (s & 1u)
+			return false;
+		n = (const struct rx_node *)(uintptr_t)s;
+	}
+	return false;
+}
+
+/*
  * Remove every leaf, unreported, and free every node (a level-1 node is
  * freed without looking at its leaves); returns how many leaves there were.
  */

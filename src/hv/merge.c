@@ -445,8 +445,16 @@ static void emit_region(struct emitter *em, uint64_t x, uint64_t y, enum eptf_hv
 		uint32_t n = units < MAXU ? (uint32_t)units : MAXU;
 		uint64_t entry = 0;
 
-		/* cannot fail: x aligned, n in 1..2048, range checked by the caller */
-		(void)eptf_hv_entry_encode(x, n, unit, &entry);
+		/*
+		 * Cannot fail: x aligned, n in 1..2048, range checked by the
+		 * caller. A 4 KiB entry (every entry unless the parent takes
+		 * large ones) is written as eptf_hv_entry_encode() writes it:
+		 * additional_pages 10:0, basepfn 63:12.
+		 */
+		if (unit == EPTF_HV_UNIT_4K)
+			entry = (uint64_t)(n - 1) | (x << 12);
+		else
+			(void)eptf_hv_entry_encode(x, n, unit, &entry);
 		emit(em, entry);
 		x += (uint64_t)n * up;
 		units -= n;
@@ -463,14 +471,18 @@ int eptf_hv_build_pages(const struct eptf_hv_range *ranges, size_t n, unsigned f
 
 	if (n > 0 && !ranges)
 		return EPTF_EINVAL;
+	total = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct eptf_hv_range *r = &ranges[i];
 
 		if (r->pages && (r->gfn >= EPTF_HV_FRAME_LIMIT ||
 				 r->pages > EPTF_HV_FRAME_LIMIT - r->gfn))
 			return EPTF_EGPARANGE;
+		/* eptf_hv_count_entries() without large entries, in the same pass */
+		total += (size_t)region_cost(r->pages, 1);
 	}
-	total = eptf_hv_count_entries(ranges, n, flags);
+	if (flags & LARGE_ANY)
+		total = eptf_hv_count_entries(ranges, n, flags);
 	if (total == 0)
 		return 0;
 	needed = (total + EPTF_HV_MAX_FLUSH_REP_COUNT - 1) / EPTF_HV_MAX_FLUSH_REP_COUNT;
@@ -484,8 +496,21 @@ int eptf_hv_build_pages(const struct eptf_hv_range *ranges, size_t n, unsigned f
 		if (r->pages == 0)
 			continue;
 		if (!(flags & LARGE_ANY)) {
-			/* plan_range's all-small plan, without planning */
-			emit_region(&em, r->gfn, r->gfn + r->pages, EPTF_HV_UNIT_4K);
+			/*
+			 * plan_range's all-small plan, without planning:
+			 * emit_region(gfn, gfn + pages, 4K) without its division
+			 * and call (every range unless the parent takes large
+			 * entries)
+			 */
+			uint64_t x = r->gfn, left = r->pages;
+
+			do {
+				uint64_t k = left < MAXU ? left : MAXU;
+
+				emit(&em, (k - 1) | (x << 12));
+				x += k;
+				left -= k;
+			} while (left);
 			continue;
 		}
 		plan_range(r->gfn, r->gfn + r->pages, flags, &p);

@@ -119,17 +119,19 @@
 #define TBL_BYTES (TBL_WORDS * sizeof(uint64_t))
 #define SPT_PRESENT(t) ((t) + NSPTE)
 /*
- * Freed tables kept for reuse (all zero), at most this many (2 MiB):
- * pages come and go with every zap and fault, and a 4 KiB calloc per new
- * page was a tenth of the replay's instructions. Likewise for rmap chunks
- * and directory pages, which come and go as sparse gfns are mapped and
- * zapped (at most 520 KiB and 74 KiB). The pools never raise the peak:
- * memory is allocated only when its pool is empty, so live plus pooled
- * bytes only grow when the live bytes reach a new high.
+ * Tables, rmap chunks and rmap directory pages come from zeroed pools,
+ * filled a batch at a time (one calloc for 16 tables, 64 chunks or 4
+ * directory pages): pages come and go with every zap and fault, sparse
+ * gfns bring chunks and directory pages, and one allocation per object
+ * (plus its free) was several percent of a replay. A freed object goes
+ * back to its pool, zeroed, and is reused before anything new is
+ * allocated, so live plus pooled bytes only grow when the live bytes reach
+ * a new high: the pools never raise the peak. The batches are freed with
+ * the model.
  */
-#define POOL_MAX 512u
-#define CPOOL_MAX 1024u
-#define DPOOL_MAX 16u
+#define TBL_BATCH 16u
+#define CHUNK_BATCH 64u
+#define DIR_BATCH 4u
 
 /* role.access of an indirect page: what the guest entries above it grant */
 #define ACC_W 0x1u
@@ -218,6 +220,18 @@ struct vec32 {
 	size_t n, cap;
 };
 
+/*
+ * Objects of one size: @v holds the freed ones (all zero; @cap is at
+ * least every object ever handed out, so a put never allocates), @fresh
+ * the rest of the last batch, never used (zeroed when handed out).
+ */
+struct pool {
+	void **v;
+	size_t n, cap, total;
+	char *fresh;
+	size_t nfresh;
+};
+
 struct eptf_mmu {
 	unsigned nr_vcpus;
 	struct vcpu vcpu[EPTF_MAX_VCPUS];
@@ -264,12 +278,10 @@ struct eptf_mmu {
 		unsigned i;
 	} last;
 
-	uint64_t *pool[POOL_MAX]; /* free tables, all zero (counted in st.bytes) */
-	unsigned npool;
-	void *cpool[CPOOL_MAX];   /* free rmap chunks, all zero (counted in st.bytes) */
-	unsigned ncpool;
-	void *dpool[DPOOL_MAX];   /* free rmap directory pages, all zero (counted in st.bytes) */
-	unsigned ndpool;
+	struct pool tpool; /* free tables, all zero (counted in st.bytes) */
+	struct pool cpool; /* free rmap chunks, all zero */
+	struct pool dpool; /* free rmap directory pages, all zero */
+	struct pool batches; /* every batch the pools were filled from (freed with the model) */
 
 	uint64_t next_hpa;
 	eptf_root_freed_fn root_freed; /* told about every root page freed (may be NULL) */
@@ -333,21 +345,61 @@ static void vec_free(struct eptf_mmu *m, struct vec32 *v)
 
 /* ---- tables -------------------------------------------------------- */
 
-/* A zeroed block of @sz bytes from @pool, else newly allocated. */
-static void *pool_get(struct eptf_mmu *m, void **pool, unsigned *n, size_t sz)
+/* Room in @pl->v for @more further objects. */
+static bool pool_reserve(struct eptf_mmu *m, struct pool *pl, size_t more)
 {
-	if (*n)
-		return pool[--*n];
-	return zalloc(m, sz);
+	if (pl->total + more <= pl->cap)
+		return true;
+	size_t ncap = pl->cap ? pl->cap : 64;
+	while (ncap < pl->total + more)
+		ncap *= 2;
+	void **nv = zrealloc(m, pl->v, pl->cap * sizeof(*nv), ncap * sizeof(*nv));
+	if (!nv)
+		return false;
+	pl->v = nv;
+	pl->cap = ncap;
+	return true;
 }
 
-/* Give back an all-zero block of @sz bytes: kept in @pool when it has room. */
-static void pool_put(struct eptf_mmu *m, void **pool, unsigned *n, unsigned max, void *p, size_t sz)
+/*
+ * A zeroed block of @sz bytes: a freed one from @pl, else the next of its
+ * batch, else a new batch of @batch. A new block is zeroed as it is handed
+ * out, not with its batch: zeroing 16 tables at once to use one evicted
+ * what the replay was using and measured slower than one calloc each.
+ */
+static void *pool_get(struct eptf_mmu *m, struct pool *pl, size_t sz, size_t batch)
 {
-	if (*n < max)
-		pool[(*n)++] = p;
-	else
-		zfree(m, p, sz);
+	if (pl->n)
+		return pl->v[--pl->n];
+	if (!pl->nfresh) {
+		if (!pool_reserve(m, &m->batches, 1))
+			return NULL;
+		char *b = malloc(batch * sz);
+		if (!b) {
+			m->err = EPTF_ENOMEM;
+			return NULL;
+		}
+		m->st.bytes += batch * sz;
+		m->batches.v[m->batches.n++] = b;
+		m->batches.total++;
+		pl->fresh = b;
+		pl->nfresh = batch;
+	}
+	if (!pool_reserve(m, pl, 1))
+		return NULL;
+	void *p = pl->fresh;
+	pl->fresh += sz;
+	pl->nfresh--;
+	pl->total++;
+	memset(p, 0, sz);
+	return p;
+}
+
+/* Give back an all-zero block from @pl (there is always room). */
+static void pool_put(struct pool *pl, void *p)
+{
+	assert(pl->n < pl->cap);
+	pl->v[pl->n++] = p;
 }
 
 /*
@@ -363,9 +415,7 @@ static const uint64_t zero_spt[TBL_WORDS];
 /* A zeroed table: from the pool, else newly allocated. */
 static uint64_t *tbl_get(struct eptf_mmu *m)
 {
-	if (m->npool)
-		return m->pool[--m->npool];
-	return zalloc(m, TBL_BYTES);
+	return pool_get(m, &m->tpool, TBL_BYTES, TBL_BATCH);
 }
 
 /* Give back a table; @zero: it is known to be all zero already. */
@@ -373,13 +423,9 @@ static void tbl_put(struct eptf_mmu *m, uint64_t *t, bool zero)
 {
 	if (!t || t == SPT_ZERO)
 		return;
-	if (m->npool < POOL_MAX) {
-		if (!zero)
-			memset(t, 0, TBL_BYTES);
-		m->pool[m->npool++] = t;
-		return;
-	}
-	zfree(m, t, TBL_BYTES);
+	if (!zero)
+		memset(t, 0, TBL_BYTES);
+	pool_put(&m->tpool, t);
 }
 
 /* Give the page a table of its own before an SPTE is made present; false on ENOMEM. */
@@ -604,9 +650,13 @@ static void slot_free_rmaps(struct eptf_mmu *m, struct slot *s)
 	for (unsigned l = 0; l < 3; l++) {
 		for (size_t d = 0; s->rdir[l] && d < s->ndirs[l]; d++) {
 			struct rdir *r = s->rdir[l][d];
-			for (unsigned c = 0; r && c < RDIR; c++)
-				zfree(m, r->chunk[c], RCHUNK_BYTES);
-			zfree(m, r, sizeof(*r));
+			if (!r)
+				continue;
+			/* an empty rmap has given its chunks and directory pages back already */
+			for (unsigned c = 0; c < RDIR; c++)
+				if (r->chunk[c])
+					pool_put(&m->cpool, r->chunk[c]);
+			pool_put(&m->dpool, r);
 		}
 		zfree(m, s->rdir[l], s->ndirs[l] * sizeof(struct rdir *));
 		s->rdir[l] = NULL;
@@ -778,13 +828,13 @@ static void rmap_insert(struct eptf_mmu *m, struct slot *s, unsigned level, uint
 
 	assert(c < s->nchunks[level - 1]);
 	if (!*rp) {
-		*rp = pool_get(m, m->dpool, &m->ndpool, sizeof(struct rdir));
+		*rp = pool_get(m, &m->dpool, sizeof(struct rdir), DIR_BATCH);
 		if (!*rp)
 			return;
 	}
 	struct rdir *r = *rp;
 	if (!r->chunk[ci]) {
-		r->chunk[ci] = pool_get(m, m->cpool, &m->ncpool, RCHUNK_BYTES);
+		r->chunk[ci] = pool_get(m, &m->cpool, RCHUNK_BYTES, CHUNK_BATCH);
 		if (!r->chunk[ci])
 			return;
 		r->used++;
@@ -822,7 +872,7 @@ static void rmap_remove(struct eptf_mmu *m, struct slot *s, unsigned level, uint
 	chunk[RCHUNK_A] &= ~(1ull << (e & (RCHUNK - 1)));
 	if (--r->count[ci] == 0) {
 		/* every head and the occupancy word are 0 again */
-		pool_put(m, m->cpool, &m->ncpool, CPOOL_MAX, chunk, RCHUNK_BYTES);
+		pool_put(&m->cpool, chunk);
 		r->chunk[ci] = NULL;
 		r->live[ci / 64] &= ~(1ull << (ci % 64));
 		r->flagged[0][ci / 64] &= ~(1ull << (ci % 64));
@@ -830,7 +880,7 @@ static void rmap_remove(struct eptf_mmu *m, struct slot *s, unsigned level, uint
 		if (--r->used == 0) {
 			/* chunk[], live[] and count[] are all 0 again */
 			s->rdir[level - 1][c >> RDIR_SHIFT] = NULL;
-			pool_put(m, m->dpool, &m->ndpool, DPOOL_MAX, r, sizeof(*r));
+			pool_put(&m->dpool, r);
 		}
 	}
 }
@@ -2482,20 +2532,10 @@ void eptf_mmu_destroy(struct eptf_mmu *m)
 		return;
 	for (uint32_t idx = 1; idx < m->nsp; idx++) {
 		struct sp *sp = SP(m, idx);
-		if (sp->used) {
-			if (sp->spt != SPT_ZERO)
-				free(sp->spt);
-			free(sp->gfns);
-			free(sp->xpar);
-		}
+		if (sp->used)
+			free(sp->xpar); /* its tables are in the batches */
 	}
 	munmap(m->sps, (size_t)SP_MAX * sizeof(struct sp));
-	for (unsigned k = 0; k < m->npool; k++)
-		free(m->pool[k]);
-	for (unsigned k = 0; k < m->ncpool; k++)
-		free(m->cpool[k]);
-	for (unsigned k = 0; k < m->ndpool; k++)
-		free(m->dpool[k]);
 	for (size_t k = 0; k < m->nslot; k++) {
 		struct slot *s = &m->slot[k];
 		for (unsigned l = 0; l < 3; l++) {
@@ -2506,9 +2546,7 @@ void eptf_mmu_destroy(struct eptf_mmu *m)
 					for (unsigned e = 0; chunk && e < RCHUNK; e++)
 						if (chunk[e] && !(chunk[e] & 1))
 							free(rmap_desc(chunk[e]));
-					free(chunk);
 				}
-				free(r);
 			}
 			free(s->rdir[l]);
 		}
@@ -2527,6 +2565,12 @@ void eptf_mmu_destroy(struct eptf_mmu *m)
 	vec_free(m, &m->tofree);
 	free(m->items);
 	free(m->bucket);
+	for (size_t k = 0; k < m->batches.n; k++)
+		free(m->batches.v[k]);
+	free(m->batches.v);
+	free(m->tpool.v);
+	free(m->cpool.v);
+	free(m->dpool.v);
 	free(m);
 }
 
@@ -2816,6 +2860,16 @@ static bool parents_have(const struct sp *c, uint64_t ref)
 	return false;
 }
 
+static bool all_zero(const void *p, size_t sz)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < sz; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
 int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 {
 	struct eptf_mmu_stats st;
@@ -2830,8 +2884,20 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 		   (m->roots.cap + m->track.cap + m->lpage.cap + m->gpt.cap) * 2 * sizeof(uint64_t) +
 		   m->gpt.n * NSPTE * sizeof(uint64_t) +
 		   (m->unsync.cap + m->invalid.cap + m->tofree.cap) * sizeof(uint32_t) +
-		   m->capitems * sizeof(struct eptf_inval) + m->npool * TBL_BYTES + m->ncpool * RCHUNK_BYTES +
-		   m->ndpool * sizeof(struct rdir);
+		   m->capitems * sizeof(struct eptf_inval) + m->tpool.n * TBL_BYTES + m->cpool.n * RCHUNK_BYTES +
+		   m->dpool.n * sizeof(struct rdir) + m->tpool.nfresh * TBL_BYTES + m->cpool.nfresh * RCHUNK_BYTES +
+		   m->dpool.nfresh * sizeof(struct rdir) +
+		   (m->tpool.cap + m->cpool.cap + m->dpool.cap + m->batches.cap) * sizeof(void *);
+	/* pooled objects are all zero: the next user relies on it */
+	for (size_t k = 0; k < m->tpool.n; k++)
+		if (!all_zero(m->tpool.v[k], TBL_BYTES))
+			return EPTF_EINVAL;
+	for (size_t k = 0; k < m->cpool.n; k++)
+		if (!all_zero(m->cpool.v[k], RCHUNK_BYTES))
+			return EPTF_EINVAL;
+	for (size_t k = 0; k < m->dpool.n; k++)
+		if (!all_zero(m->dpool.v[k], sizeof(struct rdir)))
+			return EPTF_EINVAL;
 	for (uint32_t idx = 1; idx < m->nsp; idx++) {
 		const struct sp *sp = SP(m, idx);
 		unsigned present = 0;

@@ -327,6 +327,28 @@ uint64_t rx_clear(struct rx_tree *t)
 	return n;
 }
 
+int rx_insert_below(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t base, unsigned level,
+		    uint64_t payload)
+{
+	unsigned i;
+
+	for (; k > level; k--) {
+		struct rx_node *c = rx_alloc(t);
+
+		if (!c)
+			return EPTF_ENOMEM;
+		i = rx_index(base, k);
+		n->slot[i] = (uint64_t)(uintptr_t)c;
+		rx_set(n, i);
+		n = c;
+	}
+	i = rx_index(base, level);
+	n->slot[i] = payload << 1 | 1u;
+	rx_set(n, i);
+	t->leaves++;
+	return 0;
+}
+
 int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload, rx_leaf_fn fn,
 	      void *ctx)
 {

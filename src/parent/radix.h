@@ -174,6 +174,10 @@ static inline struct rx_node *rx_alloc(struct rx_tree *t)
 int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload, rx_leaf_fn fn,
 	      void *ctx);
 
+/* rx_insert_at() when nodes of levels @k - 1 down to @level are missing under @n. */
+int rx_insert_below(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t base, unsigned level,
+		    uint64_t payload);
+
 /*
  * rx_insert() of a leaf covering the page rx_lookup() missed, with @t
  * unchanged since: the walk starts at the node @hint names instead of the
@@ -191,11 +195,18 @@ static inline int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, ui
 
 	if (!n || hint->k < level)
 		return rx_insert(t, base, level, payload, fn, ctx);
-	/* the slot at hint->k is absent, so is everything under it: no leaf to replace */
-	for (k = hint->k; k > level; k--) {
-		struct rx_node *c = rx_alloc(t);
+	/*
+	 * The slot at hint->k is absent, so is everything under it: no leaf
+	 * to replace. Usually one node is missing (a level-1 node under a
+	 * present level-2 one): straight-line code for it, a loop for more.
+	 */
+	k = hint->k;
+	if (k > level) {
+		struct rx_node *c;
 
-		if (!c)
+		if (k > level + 1)
+			return rx_insert_below(t, n, k, base, level, payload);
+		if (!(c = rx_alloc(t)))
 			return EPTF_ENOMEM;
 		i = rx_index(base, k);
 		n->slot[i] = (uint64_t)(uintptr_t)c;

@@ -107,6 +107,29 @@ static inline uint64_t rx_word_bits(const struct rx_node *n, unsigned w, unsigne
 }
 
 /*
+ * Remove the leaves in slots [i0, i1] of the level-1 node @n, unreported. A
+ * level-1 slot holds only leaves and nobody is told which go: clear the
+ * bits and count them (a list flush lands here).
+ */
+static inline uint64_t rx_rm_l1(struct rx_tree *t, struct rx_node *n, unsigned i0, unsigned i1)
+{
+	uint64_t removed = 0;
+
+	for (uint64_t wm = rx_words(n, i0, i1); wm; wm &= wm - 1) {
+		unsigned w = (unsigned)__builtin_ctzll(wm);
+		uint64_t m = rx_word_bits(n, w, i0, i1);
+
+		if (!(n->bits[w] &= ~m))
+			n->words &= ~(1ull << w);
+		/* no popcnt in the baseline ISA, and there are few of them */
+		for (; m; m &= m - 1)
+			removed++;
+	}
+	t->leaves -= removed;
+	return removed;
+}
+
+/*
  * Remove the leaves of node @n (level @k, first page @nbase) overlapping
  * [lo, hi); frees children that become empty. The caller frees @n.
  */
@@ -117,24 +140,8 @@ static uint64_t rx_rm(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t
 	uint64_t removed = 0;
 
 	rx_slot_range(k, nbase, lo, hi, &i0, &i1);
-	if (k == 1 && !fn) {
-		/*
-		 * A level-1 slot holds only leaves and nobody is told which go:
-		 * clear the bits and count them (a list flush lands here).
-		 */
-		for (uint64_t wm = rx_words(n, i0, i1); wm; wm &= wm - 1) {
-			unsigned w = (unsigned)__builtin_ctzll(wm);
-			uint64_t m = rx_word_bits(n, w, i0, i1);
-
-			if (!(n->bits[w] &= ~m))
-				n->words &= ~(1ull << w);
-			/* no popcnt in the baseline ISA, and there are few of them */
-			for (; m; m &= m - 1)
-				removed++;
-		}
-		t->leaves -= removed;
-		return removed;
-	}
+	if (k == 1 && !fn)
+		return rx_rm_l1(t, n, i0, i1);
 	for (uint64_t wm = rx_words(n, i0, i1); wm; wm &= wm - 1) {
 		unsigned w = (unsigned)__builtin_ctzll(wm);
 		uint64_t m = rx_word_bits(n, w, i0, i1);
@@ -210,7 +217,15 @@ uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_le
 		n = rx_child(s);
 	}
 	/* remove in the last node reached (first page: @addr rounded down to its span) */
-	removed = rx_rm(t, n, k, k < t->height ? addr & ~(RX_SPAN(k + 1) - 1) : 0, addr, hi, fn, ctx);
+	if (k == 1 && !fn) {
+		/* a level-1 node: its slots' range without a call to rx_rm() */
+		uint64_t last = hi - 1 - (addr & ~(RX_SPAN(2) - 1));
+
+		removed = rx_rm_l1(t, n, rx_index(addr, 1), last > RX_FANOUT - 1 ? RX_FANOUT - 1 : (unsigned)last);
+	} else {
+		removed = rx_rm(t, n, k, k < t->height ? addr & ~(RX_SPAN(k + 1) - 1) : 0, addr, hi, fn,
+				ctx);
+	}
 	/* free the nodes the removal emptied, bottom up */
 	while (rx_empty(n)) {
 		rx_free(t, n);

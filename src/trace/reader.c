@@ -255,14 +255,15 @@ static int read_header(struct eptf_trace_reader *r, struct eptf_trace_header *hd
 /* The bytes at @p are the literal @lit (fixed-size compares, no loop). */
 #define AT(p, lit) (memcmp((p), (lit), sizeof(lit) - 1) == 0)
 
-/* hexdig[c] is 0x10 | value for a lower-case hex digit, else 0. */
-#define HEXDIG(c, d) [c] = 0x10 | (d)
-static const uint8_t hexdig[256] = {
-	HEXDIG('0', 0),  HEXDIG('1', 1),  HEXDIG('2', 2),  HEXDIG('3', 3),  HEXDIG('4', 4),
-	HEXDIG('5', 5),  HEXDIG('6', 6),  HEXDIG('7', 7),  HEXDIG('8', 8),  HEXDIG('9', 9),
-	HEXDIG('a', 10), HEXDIG('b', 11), HEXDIG('c', 12), HEXDIG('d', 13), HEXDIG('e', 14),
-	HEXDIG('f', 15),
-};
+/*
+ * hexdig[c] is the value of a lower-case hex digit, -1 for any other byte:
+ * a sign test and no mask per digit.
+ */
+#define HEXD(c) ((c) >= '0' && (c) <= '9' ? (c) - '0' : (c) >= 'a' && (c) <= 'f' ? (c) - 'a' + 10 : -1)
+#define HEXD4(c) HEXD(c), HEXD((c) + 1), HEXD((c) + 2), HEXD((c) + 3)
+#define HEXD16(c) HEXD4(c), HEXD4((c) + 4), HEXD4((c) + 8), HEXD4((c) + 12)
+#define HEXD64(c) HEXD16(c), HEXD16((c) + 16), HEXD16((c) + 32), HEXD16((c) + 48)
+static const int8_t hexdig[256] = {HEXD64(0), HEXD64(64), HEXD64(128), HEXD64(192)};
 
 /* 1..16 hex digits: the position after them (NULL for none) and their value. */
 struct hexnum {
@@ -278,14 +279,14 @@ struct hexnum {
 static __attribute__((noinline)) struct hexnum hex_at(const char *p)
 {
 	struct hexnum r = {NULL, 0};
-	unsigned h;
+	int64_t h;
 	int i;
 
 	for (i = 0; i < 16; i++) {
 		h = hexdig[(unsigned char)p[i]];
-		if (!h)
+		if (h < 0)
 			break;
-		r.v = r.v << 4 | (h & 15);
+		r.v = r.v << 4 | (uint64_t)h;
 	}
 	if (i)
 		r.end = p + i;

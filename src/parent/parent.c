@@ -55,7 +55,12 @@ static size_t root_hash(uint64_t hpa, size_t nbuckets)
 
 static inline struct proot *root_find(const struct eptf_parent *p, uint64_t hpa)
 {
-	struct proot *r = p->buckets[root_hash(hpa, p->nbuckets)];
+	struct proot *r = p->last_root;
+
+	/* accesses come in runs on one root (a vCPU's), queries too */
+	if (r && r->hpa == hpa)
+		return r;
+	r = p->buckets[root_hash(hpa, p->nbuckets)];
 
 	while (r && r->hpa != hpa)
 		r = r->next;
@@ -579,6 +584,8 @@ void eptf_parent_forget_root(struct eptf_parent *p, uint64_t root_hpa)
 		return;
 	*link = r->next;
 	p->nroots--;
+	if (p->last_root == r)
+		p->last_root = NULL;
 	/* not counted as drops: L1 freed the table, nothing flushed it; the slots stay taken */
 	for (uint32_t i = r->tlb_head, nx; i != TLB_NIL; i = nx) {
 		nx = p->tlb[i].rnext;
@@ -629,6 +636,7 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 	struct rx_hint hint = { NULL, 0 };
 
 	if (r) {
+		p->last_root = r;
 		/* @addr's bucket serves the lookup and a 4 KiB fill after it */
 		i = tlb_lookup(p, r, addr, &b1);
 		tlb_has = i != TLB_NIL;

@@ -59,6 +59,7 @@ struct eptf_parent {
 
 	struct proot **buckets;
 	size_t nbuckets, nroots;
+	struct proot *last_root; /* the root of the last access (NULL: none), tried before the hash */
 	uint64_t orphan_tlb; /* TLB slots still held by entries of forgotten roots */
 	struct rx_pool pool; /* free radix nodes of all the roots' trees */
 

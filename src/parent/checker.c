@@ -316,8 +316,10 @@ static struct run *build_runs(const struct eptf_flush_point *fp, struct run *a, 
 static bool run_all(struct chk *k, const struct eptf_parent *p)
 {
 	const struct eptf_flush_point *fp = k->fp;
-	struct run small[96];
+	struct run small[64];
+	size_t small_ends[32];
 	struct run *buf = small, *all, *other;
+	size_t *ends = small_ends;
 	size_t nall, naged, nonempty;
 
 	if (!fp->nitems || !fp->nroots)
@@ -333,14 +335,17 @@ static bool run_all(struct chk *k, const struct eptf_parent *p)
 		visit_runs(k, p, &one, 1);
 		return true;
 	}
-	/* two run arrays and the stretch ends (a size_t fits in a struct run) */
-	if (3 * fp->nitems > sizeof(small) / sizeof(small[0])) {
-		buf = malloc(3 * fp->nitems * sizeof(*buf));
-		if (!buf)
+	/* two run arrays and the stretch ends, on the stack up to 32 items */
+	if (fp->nitems > sizeof(small_ends) / sizeof(small_ends[0])) {
+		buf = malloc(2 * fp->nitems * sizeof(*buf));
+		ends = malloc(fp->nitems * sizeof(*ends));
+		if (!buf || !ends) {
+			free(buf);
+			free(ends);
 			return false;
+		}
 	}
-	all = build_runs(fp, buf, buf + fp->nitems, (size_t *)(void *)(buf + 2 * fp->nitems), &nall, &naged,
-			 &nonempty);
+	all = build_runs(fp, buf, buf + fp->nitems, ends, &nall, &naged, &nonempty);
 	if (naged == 0) {
 		k->aged = NULL;
 		k->naged = 0;
@@ -358,8 +363,10 @@ static bool run_all(struct chk *k, const struct eptf_parent *p)
 		k->aged = other;
 	}
 	visit_runs(k, p, all, nall);
-	if (buf != small)
+	if (buf != small) {
 		free(buf);
+		free(ends);
+	}
 	return true;
 }
 

@@ -204,8 +204,18 @@ static inline int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, ui
 	if (k > level) {
 		struct rx_node *c;
 
-		if (k > level + 1)
+		if (k > level + 2)
 			return rx_insert_below(t, n, k, base, level, payload);
+		if (k == level + 2) {
+			/* a level-2 node missing too (the first touch of a 1 GiB region) */
+			if (!(c = rx_alloc(t)))
+				return EPTF_ENOMEM;
+			i = rx_index(base, k);
+			n->slot[i] = (uint64_t)(uintptr_t)c;
+			rx_set(n, i);
+			n = c;
+			k--;
+		}
 		if (!(c = rx_alloc(t)))
 			return EPTF_ENOMEM;
 		i = rx_index(base, k);

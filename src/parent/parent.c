@@ -168,8 +168,8 @@ static inline uint32_t *tlb_bucket(const struct eptf_parent *p, const struct pro
 }
 
 /* The slot of @r's entry of @level at @addr (aligned) in the chain from @i, or TLB_NIL. */
-static inline uint32_t tlb_chain_find(const struct eptf_parent *p, uint32_t i, const struct proot *r,
-				      unsigned level, uint64_t addr)
+static inline uint32_t tlb_chain_find(const struct eptf_parent *p, uint32_t i,
+				      const struct proot *r, unsigned level, uint64_t addr)
 {
 	while (i != TLB_NIL) {
 		const struct tlb_ent *e = &p->tlb[i];

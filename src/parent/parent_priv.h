@@ -59,7 +59,7 @@ struct eptf_parent {
 
 	struct proot **buckets;
 	size_t nbuckets, nroots;
-	struct proot *last_root; /* the root of the last access (NULL: none), tried before the hash */
+	struct proot *last_root; /* the last access's root (NULL: none), tried before the hash */
 	uint64_t orphan_tlb; /* TLB slots still held by entries of forgotten roots */
 	struct rx_pool pool; /* free radix nodes of all the roots' trees */
 
@@ -89,9 +89,11 @@ static inline void eptf__parent_drop_range(struct eptf_parent *p, struct proot *
 {
 	if (!rx_range_empty(&r->ept, gfn, pages))
 		p->st.ept02_dropped += rx_remove_range(&r->ept, gfn, pages, NULL, NULL);
-	if (tlb_too && pages)
-		eptf__parent_tlb_remove_range(p, r, gfn, pages > UINT64_MAX - gfn ? UINT64_MAX : gfn + pages,
-					      &p->st.tlb_dropped);
+	if (tlb_too && pages) {
+		uint64_t end = pages > UINT64_MAX - gfn ? UINT64_MAX : gfn + pages;
+
+		eptf__parent_tlb_remove_range(p, r, gfn, end, &p->st.tlb_dropped);
+	}
 }
 /* Drop every TLB entry of @r, counting them. */
 void eptf__parent_tlb_clear(struct eptf_parent *p, struct proot *r);

@@ -220,11 +220,13 @@ uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_le
 	if (k == 1 && !fn) {
 		/* a level-1 node: its slots' range without a call to rx_rm() */
 		uint64_t last = hi - 1 - (addr & ~(RX_SPAN(2) - 1));
+		unsigned i1 = last > RX_FANOUT - 1 ? RX_FANOUT - 1 : (unsigned)last;
 
-		removed = rx_rm_l1(t, n, rx_index(addr, 1), last > RX_FANOUT - 1 ? RX_FANOUT - 1 : (unsigned)last);
+		removed = rx_rm_l1(t, n, rx_index(addr, 1), i1);
 	} else {
-		removed = rx_rm(t, n, k, k < t->height ? addr & ~(RX_SPAN(k + 1) - 1) : 0, addr, hi, fn,
-				ctx);
+		uint64_t nbase = k < t->height ? addr & ~(RX_SPAN(k + 1) - 1) : 0;
+
+		removed = rx_rm(t, n, k, nbase, addr, hi, fn, ctx);
 	}
 	/* free the nodes the removal emptied, bottom up */
 	while (rx_empty(n)) {

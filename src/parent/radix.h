@@ -114,8 +114,8 @@ static inline void rx_set(struct rx_node *n, unsigned i)
  * Inline: it is on every EPT02 walk of the parent, and the caller keeps
  * the hint in registers.
  */
-static inline bool rx_lookup(const struct rx_tree *t, uint64_t addr, uint64_t *base, unsigned *level,
-			     uint64_t *payload, struct rx_hint *hint)
+static inline bool rx_lookup(const struct rx_tree *t, uint64_t addr, uint64_t *base,
+			     unsigned *level, uint64_t *payload, struct rx_hint *hint)
 {
 	struct rx_node *n = t->top;
 
@@ -198,7 +198,9 @@ static inline int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, ui
 	/*
 	 * The slot at hint->k is absent, so is everything under it: no leaf
 	 * to replace. Usually one node is missing (a level-1 node under a
-	 * present level-2 one): straight-line code for it, a loop for more.
+	 * present level-2 one), sometimes two: straight-line code for those,
+	 * rx_insert_below()'s loop for more (a loop here made the compiler
+	 * spill ten registers around it on every violation).
 	 */
 	k = hint->k;
 	if (k > level) {

@@ -411,6 +411,80 @@ static void test_forget_root(void **state)
 	eptf_parent_destroy(p);
 }
 
+/*
+ * The parent remembers the root of the last access: forgetting that very
+ * root must not leave it behind (ASan would report the freed root read).
+ */
+static void test_forget_last_root(void **state)
+{
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 8, 1, EPTF_PARENT_INTEL);
+	struct coll *k;
+
+	(void)state;
+	fake_map(&f, R1, 0, 1, 0x1000, true, true);
+	assert_int_equal(eptf_parent_access(p, R1, 0, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(eptf_parent_access(p, R1, 0, false, false), EPTF_ACCESS_TLB_HIT);
+	eptf_parent_forget_root(p, R1);
+	k = all_entries(p, R1, 0, 1ull << 36);
+	assert_int_equal(k->n, 0);
+	free(k);
+	eptf_parent_flush_root(p, R1);
+	eptf_parent_drop_range(p, R1, 0, 1);
+	/* a new root for the same hpa starts empty */
+	assert_int_equal(eptf_parent_access(p, R1, 0, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	assert_int_equal(stats(p).ept02_dropped, 0);
+	eptf_parent_destroy(p);
+}
+
+/*
+ * Dense 4 KiB entries, then drops inside one level-1 node that start and
+ * end on and across the bitmap's 64-slot words, and across two nodes: each
+ * drops exactly the pages of its range, and emptied nodes go.
+ */
+static void test_drop_within_node(void **state)
+{
+	static const uint64_t drops[][2] = {
+		{ 60, 10 }, { 127, 2 }, { 128, 64 }, { 0, 1 }, { 511, 1 }, { 500, 30 }, { 200, 56 },
+	};
+	struct fake f = { .n = 0 };
+	struct eptf_parent *p = mk(&f, 2048, 1, EPTF_PARENT_INTEL);
+	bool cached[1024];
+	uint64_t want = 0;
+
+	(void)state;
+	fake_map(&f, R1, 0, 3, 0x40000, true, true);
+	for (uint64_t a = 0; a < 1024; a++) {
+		assert_int_equal(eptf_parent_access(p, R1, a, false, false), EPTF_ACCESS_EPT_VIOLATION);
+		cached[a] = true;
+	}
+	for (size_t d = 0; d < sizeof(drops) / sizeof(drops[0]); d++) {
+		uint64_t dropped = stats(p).ept02_dropped, n = 0;
+		struct coll *k;
+
+		for (uint64_t a = drops[d][0]; a < drops[d][0] + drops[d][1]; a++) {
+			n += cached[a];
+			cached[a] = false;
+		}
+		want += n;
+		eptf_parent_drop_range(p, R1, drops[d][0], drops[d][1]);
+		assert_int_equal(stats(p).ept02_dropped - dropped, n);
+		assert_int_equal(stats(p).ept02_entries, 1024 - want);
+		k = all_entries(p, R1, 0, 1024);
+		for (size_t i = 0; i < k->n; i++)
+			if (!k->c[i].in_tlb)
+				assert_true(cached[k->c[i].addr]);
+		free(k);
+	}
+	/* the rest of the first node, then all: the tree empties and its memory goes */
+	eptf_parent_drop_range(p, R1, 0, 512);
+	eptf_parent_drop_range(p, R1, 0, 1024);
+	assert_int_equal(stats(p).ept02_entries, 0);
+	assert_int_equal(stats(p).ept02_dropped, 1024);
+	assert_int_equal(eptf_parent_access(p, R1, 5, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	eptf_parent_destroy(p);
+}
+
 static uint64_t rnd(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -558,6 +632,8 @@ int main(void)
 		cmocka_unit_test(test_huge_replaces_small),
 		cmocka_unit_test(test_flush_root),
 		cmocka_unit_test(test_forget_root),
+		cmocka_unit_test(test_forget_last_root),
+		cmocka_unit_test(test_drop_within_node),
 		cmocka_unit_test(test_for_each_matches_brute_force),
 		cmocka_unit_test(test_memory_per_entry),
 	};

@@ -129,6 +129,9 @@ struct eptf_mmu_result {
 				     * unspecified) */
 	uint64_t loaded_root;       /* ROOT_LOAD (or an implicit reload): the hpa the vCPU now uses,
 				     * 0 if its root did not change */
+	uint64_t access_root;       /* ACCESS: the hpa of the root the access went through, which is
+				     * eptf_mmu_vcpu_root() of its vCPU until eptf_mmu_finish();
+				     * 0 on a guest fault */
 	bool faulted;               /* ACCESS: KVM had to fault in or fix up the page first */
 	bool guest_fault;           /* ACCESS/MAP: L2's own tables do not map the address */
 	int young;                  /* CLEAR_*_YOUNG: the answer (pages found young) */

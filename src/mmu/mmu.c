@@ -1842,6 +1842,8 @@ static int op_access(struct eptf_mmu *m, const struct eptf_op *op, struct eptf_m
 		sp->spt[lidx] = s;
 		m->last.valid = true;
 		m->last.root_hpa = SP(m, v->root)->hpa;
+		res->access_root = m->last.root_hpa;
+		assert(res->access_root == eptf_mmu_vcpu_root(m, op->vcpu));
 		m->last.addr = op->addr;
 		m->last.leaf = li;
 		m->last.i = lidx;
@@ -2633,6 +2635,7 @@ int eptf_mmu_apply(struct eptf_mmu *m, const struct eptf_op *op, uint64_t op_ind
 	res->fp.roots = NULL;
 	res->fp.nroots = 0;
 	res->loaded_root = 0;
+	res->access_root = 0;
 	res->faulted = false;
 	res->guest_fault = false;
 	res->young = 0;

@@ -245,7 +245,9 @@ int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op)
 			return err;
 	}
 	if (op->kind == EPTF_OP_ACCESS && !res->guest_fault) {
-		uint64_t root = eptf_mmu_vcpu_root(r->mmu, op->vcpu);
+		/* after a flush point (eptf_mmu_finish() has run) ask again */
+		uint64_t root = res->fp.site == EPTF_SITE_NONE ? res->access_root
+							      : eptf_mmu_vcpu_root(r->mmu, op->vcpu);
 
 		if (root)
 			eptf_parent_access(r->parent, root, op->addr, op->flags & EPTF_OPF_WRITE,

@@ -132,6 +132,17 @@
 #define TBL_BATCH 16u
 #define CHUNK_BATCH 64u
 #define DIR_BATCH 4u
+/*
+ * Once the pools together have taken THP_AFTER bytes, further batches are
+ * carved from 2 MiB arenas mapped with MADV_HUGEPAGE (zero already, so not
+ * zeroed again). A model of many MiB spread over 4 KiB pages misses the
+ * TLB on most random accesses, and on a virtual machine each of those
+ * misses is a two-dimensional page walk. The arena in use is charged to
+ * stats.bytes in full (a huge page is resident as a whole): at most 2 MiB
+ * of slack, which the threshold keeps under a quarter of the model.
+ */
+#define ARENA_BYTES (2u << 20)
+#define THP_AFTER (8u << 20)
 
 /* role.access of an indirect page: what the guest entries above it grant */
 #define ACC_W 0x1u
@@ -230,6 +241,7 @@ struct pool {
 	size_t n, cap, total;
 	char *fresh;
 	size_t nfresh;
+	bool fresh_zero; /* @fresh was carved from an arena: zero already */
 };
 
 struct eptf_mmu {
@@ -281,7 +293,12 @@ struct eptf_mmu {
 	struct pool tpool; /* free tables, all zero (counted in st.bytes) */
 	struct pool cpool; /* free rmap chunks, all zero */
 	struct pool dpool; /* free rmap directory pages, all zero */
-	struct pool batches; /* every batch the pools were filled from (freed with the model) */
+	struct pool batches; /* every malloc'd batch the pools were filled from (freed with the model) */
+	struct pool arenas;  /* every 2 MiB arena (unmapped with the model) */
+	char *arena;         /* the rest of the current arena, @arena_left bytes */
+	size_t arena_left;
+	size_t arena_waste;  /* tails of earlier arenas too short for a batch */
+	size_t pooled_bytes; /* batches taken by all pools */
 
 	uint64_t next_hpa;
 	eptf_root_freed_fn root_freed; /* told about every root page freed (may be NULL) */
@@ -361,37 +378,89 @@ static bool pool_reserve(struct eptf_mmu *m, struct pool *pl, size_t more)
 	return true;
 }
 
+/* A 2 MiB-aligned arena of ARENA_BYTES, zero, huge pages advised; NULL on failure. */
+static char *arena_map(void)
+{
+	char *raw = mmap(NULL, 2 * (size_t)ARENA_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	char *a = (char *)(((uintptr_t)raw + ARENA_BYTES - 1) & ~(uintptr_t)(ARENA_BYTES - 1));
+	if (a > raw)
+		munmap(raw, (size_t)(a - raw));
+	munmap(a + ARENA_BYTES, (size_t)(raw + ARENA_BYTES - a));
+#ifdef MADV_HUGEPAGE
+	madvise(a, ARENA_BYTES, MADV_HUGEPAGE); /* advice only: 4 KiB pages work too */
+#endif
+	return a;
+}
+
+/* Give @pl a fresh batch of @batch blocks of @sz: malloc'd while the pools are small, then carved from arenas. */
+static bool pool_refill(struct eptf_mmu *m, struct pool *pl, size_t sz, size_t batch)
+{
+	size_t bytes = sz * batch;
+	char *b;
+
+	if (m->pooled_bytes < THP_AFTER) {
+		if (!pool_reserve(m, &m->batches, 1))
+			return false;
+		b = malloc(bytes);
+		if (!b) {
+			m->err = EPTF_ENOMEM;
+			return false;
+		}
+		m->batches.v[m->batches.n++] = b;
+		m->batches.total++;
+		m->st.bytes += bytes;
+		pl->fresh_zero = false;
+	} else {
+		if (m->arena_left < bytes) {
+			if (!pool_reserve(m, &m->arenas, 1))
+				return false;
+			char *a = arena_map();
+			if (!a) {
+				m->err = EPTF_ENOMEM;
+				return false;
+			}
+			m->arenas.v[m->arenas.n++] = a;
+			m->arenas.total++;
+			m->st.bytes += ARENA_BYTES;
+			m->arena_waste += m->arena_left;
+			m->arena = a;
+			m->arena_left = ARENA_BYTES;
+		}
+		b = m->arena;
+		m->arena += bytes;
+		m->arena_left -= bytes;
+		pl->fresh_zero = true;
+	}
+	m->pooled_bytes += bytes;
+	pl->fresh = b;
+	pl->nfresh = batch;
+	return true;
+}
+
 /*
  * A zeroed block of @sz bytes: a freed one from @pl, else the next of its
- * batch, else a new batch of @batch. A new block is zeroed as it is handed
- * out, not with its batch: zeroing 16 tables at once to use one evicted
- * what the replay was using and measured slower than one calloc each.
+ * batch, else a new batch of @batch. A malloc'd block is zeroed as it is
+ * handed out, not with its batch: zeroing 16 tables at once to use one
+ * evicted what the replay was using and measured slower than one calloc
+ * each. An arena's blocks are zero already.
  */
 static void *pool_get(struct eptf_mmu *m, struct pool *pl, size_t sz, size_t batch)
 {
 	if (pl->n)
 		return pl->v[--pl->n];
-	if (!pl->nfresh) {
-		if (!pool_reserve(m, &m->batches, 1))
-			return NULL;
-		char *b = malloc(batch * sz);
-		if (!b) {
-			m->err = EPTF_ENOMEM;
-			return NULL;
-		}
-		m->st.bytes += batch * sz;
-		m->batches.v[m->batches.n++] = b;
-		m->batches.total++;
-		pl->fresh = b;
-		pl->nfresh = batch;
-	}
+	if (!pl->nfresh && !pool_refill(m, pl, sz, batch))
+		return NULL;
 	if (!pool_reserve(m, pl, 1))
 		return NULL;
 	void *p = pl->fresh;
 	pl->fresh += sz;
 	pl->nfresh--;
 	pl->total++;
-	memset(p, 0, sz);
+	if (!pl->fresh_zero)
+		memset(p, 0, sz);
 	return p;
 }
 
@@ -2570,6 +2639,9 @@ void eptf_mmu_destroy(struct eptf_mmu *m)
 	for (size_t k = 0; k < m->batches.n; k++)
 		free(m->batches.v[k]);
 	free(m->batches.v);
+	for (size_t k = 0; k < m->arenas.n; k++)
+		munmap(m->arenas.v[k], ARENA_BYTES);
+	free(m->arenas.v);
 	free(m->tpool.v);
 	free(m->cpool.v);
 	free(m->dpool.v);
@@ -2890,7 +2962,8 @@ int eptf_mmu_check(const struct eptf_mmu *m, struct eptf_mmu_stats *recount)
 		   m->capitems * sizeof(struct eptf_inval) + m->tpool.n * TBL_BYTES + m->cpool.n * RCHUNK_BYTES +
 		   m->dpool.n * sizeof(struct rdir) + m->tpool.nfresh * TBL_BYTES + m->cpool.nfresh * RCHUNK_BYTES +
 		   m->dpool.nfresh * sizeof(struct rdir) +
-		   (m->tpool.cap + m->cpool.cap + m->dpool.cap + m->batches.cap) * sizeof(void *);
+		   (m->tpool.cap + m->cpool.cap + m->dpool.cap + m->batches.cap + m->arenas.cap) * sizeof(void *) +
+		   m->arena_left + m->arena_waste;
 	/* pooled objects are all zero: the next user relies on it */
 	for (size_t k = 0; k < m->tpool.n; k++)
 		if (!all_zero(m->tpool.v[k], TBL_BYTES))

@@ -127,7 +127,7 @@ static void lru_unlink(struct eptf_parent *p, uint32_t i)
 	e->prev = e->next = TLB_NIL;
 }
 
-static void lru_push_front(struct eptf_parent *p, uint32_t i)
+static inline void lru_push_front(struct eptf_parent *p, uint32_t i)
 {
 	struct tlb_ent *e = &p->tlb[i];
 
@@ -185,16 +185,7 @@ static inline uint32_t tlb_chain_find(const struct eptf_parent *p, uint32_t i,
 static inline uint32_t tlb_find(const struct eptf_parent *p, const struct proot *r, unsigned level,
 				uint64_t addr)
 {
-	uint32_t i = *tlb_bucket(p, r, addr);
-
-	while (i != TLB_NIL) {
-		const struct tlb_ent *e = &p->tlb[i];
-
-		if (e->addr == addr && e->root == r && e->level == level)
-			break;
-		i = e->hnext;
-	}
-	return i;
+	return tlb_chain_find(p, *tlb_bucket(p, r, addr), r, level, addr);
 }
 
 /*
@@ -222,12 +213,11 @@ static inline uint32_t tlb_lookup(const struct eptf_parent *p, const struct proo
 	return i;
 }
 
-/* Take slot @i (filled in, root set) into the hash and its root's chain. */
-static void tlb_link(struct eptf_parent *p, uint32_t i)
+/* Take slot @i (filled in, root set) into hash bucket @b (its own) and its root's chain. */
+static inline void tlb_link_at(struct eptf_parent *p, uint32_t i, uint32_t *b)
 {
 	struct tlb_ent *e = &p->tlb[i];
 	struct proot *r = e->root;
-	uint32_t *b = tlb_bucket(p, r, e->addr);
 
 	e->hnext = *b;
 	*b = i;
@@ -237,6 +227,12 @@ static void tlb_link(struct eptf_parent *p, uint32_t i)
 		p->tlb[r->tlb_head].rprev = i;
 	r->tlb_head = i;
 	r->tlb_n[e->level]++;
+}
+
+/* Take slot @i (filled in, root set) into the hash and its root's chain. */
+static void tlb_link(struct eptf_parent *p, uint32_t i)
+{
+	tlb_link_at(p, i, tlb_bucket(p, p->tlb[i].root, p->tlb[i].addr));
 }
 
 /* Take slot @i out of the hash only. */
@@ -427,24 +423,8 @@ static inline void tlb_fill_4k(struct eptf_parent *p, struct proot *r, uint32_t 
 	e->writable = w;
 	e->executable = x;
 	e->orphan = false;
-	/* hash */
-	e->hnext = *b;
-	*b = i;
-	/* the root's chain */
-	e->rprev = TLB_NIL;
-	e->rnext = r->tlb_head;
-	if (r->tlb_head != TLB_NIL)
-		p->tlb[r->tlb_head].rprev = i;
-	r->tlb_head = i;
-	r->tlb_n[1]++;
-	/* the LRU list's head */
-	e->prev = TLB_NIL;
-	e->next = p->lru_head;
-	if (p->lru_head != TLB_NIL)
-		p->tlb[p->lru_head].prev = i;
-	else
-		p->lru_tail = i;
-	p->lru_head = i;
+	tlb_link_at(p, i, b);
+	lru_push_front(p, i);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */

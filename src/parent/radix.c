@@ -178,19 +178,26 @@ struct rx_step {
 	unsigned i;
 };
 
+/* The end of [addr, addr + pages) clipped to what @t covers in *@hi; false when nothing is left. */
+static bool rx_clip(const struct rx_tree *t, uint64_t addr, uint64_t pages, uint64_t *hi)
+{
+	uint64_t cover = RX_COVER(t->height);
+
+	if (!t->top || !pages || addr >= cover)
+		return false;
+	*hi = pages > cover - addr ? cover : addr + pages;
+	return true;
+}
+
 uint64_t rx_remove_range(struct rx_tree *t, uint64_t addr, uint64_t pages, rx_leaf_fn fn, void *ctx)
 {
 	struct rx_step path[RX_TOP];
 	struct rx_node *n = t->top;
-	uint64_t cover, hi, removed;
+	uint64_t hi, removed;
 	unsigned k, depth = 0;
 
-	if (!n || !pages)
+	if (!rx_clip(t, addr, pages, &hi))
 		return 0;
-	cover = RX_COVER(t->height);
-	if (addr >= cover)
-		return 0;
-	hi = pages > cover - addr ? cover : addr + pages;
 	/*
 	 * A list entry usually lies within one slot of each level down to a
 	 * level-1 node: follow it down without recursion while it does and the
@@ -347,22 +354,10 @@ uint64_t rx_clear(struct rx_tree *t)
 int rx_insert_below(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t base, unsigned level,
 		    uint64_t payload)
 {
-	unsigned i;
-
-	for (; k > level; k--) {
-		struct rx_node *c = rx_alloc(t);
-
-		if (!c)
+	for (; k > level; k--)
+		if (!(n = rx_link_new(t, n, base, k)))
 			return EPTF_ENOMEM;
-		i = rx_index(base, k);
-		n->slot[i] = (uint64_t)(uintptr_t)c;
-		rx_set(n, i);
-		n = c;
-	}
-	i = rx_index(base, level);
-	n->slot[i] = payload << 1 | 1u;
-	rx_set(n, i);
-	t->leaves++;
+	rx_put_leaf(t, n, base, level, payload);
 	return 0;
 }
 
@@ -507,15 +502,11 @@ static int rx_vis(const struct rx_node *n, unsigned k, uint64_t nbase, uint64_t 
 int rx_visit(const struct rx_tree *t, uint64_t addr, uint64_t pages, rx_visit_fn fn, void *ctx)
 {
 	const struct rx_node *n = t->top;
-	uint64_t cover, hi;
+	uint64_t hi;
 	unsigned k;
 
-	if (!n || !pages)
+	if (!rx_clip(t, addr, pages, &hi))
 		return 0;
-	cover = RX_COVER(t->height);
-	if (addr >= cover)
-		return 0;
-	hi = pages > cover - addr ? cover : addr + pages;
 	/* follow the range down while it lies in one slot, as rx_remove_range() does */
 	for (k = t->height; k > 1; k--) {
 		unsigned i = rx_index(addr, k);

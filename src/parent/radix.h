@@ -174,6 +174,31 @@ static inline struct rx_node *rx_alloc(struct rx_tree *t)
 int rx_insert(struct rx_tree *t, uint64_t base, unsigned level, uint64_t payload, rx_leaf_fn fn,
 	      void *ctx);
 
+/* A new node linked into @n's slot for @base at level @k, or NULL (ENOMEM). */
+static inline struct rx_node *rx_link_new(struct rx_tree *t, struct rx_node *n, uint64_t base, unsigned k)
+{
+	struct rx_node *c = rx_alloc(t);
+
+	if (c) {
+		unsigned i = rx_index(base, k);
+
+		n->slot[i] = (uint64_t)(uintptr_t)c;
+		rx_set(n, i);
+	}
+	return c;
+}
+
+/* The leaf @payload in @n's slot for @base at @level. */
+static inline void rx_put_leaf(struct rx_tree *t, struct rx_node *n, uint64_t base, unsigned level,
+			       uint64_t payload)
+{
+	unsigned i = rx_index(base, level);
+
+	n->slot[i] = payload << 1 | 1u;
+	rx_set(n, i);
+	t->leaves++;
+}
+
 /* rx_insert_at() when nodes of levels @k - 1 down to @level are missing under @n. */
 int rx_insert_below(struct rx_tree *t, struct rx_node *n, unsigned k, uint64_t base, unsigned level,
 		    uint64_t payload);
@@ -191,7 +216,7 @@ static inline int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, ui
 			       unsigned level, uint64_t payload, rx_leaf_fn fn, void *ctx)
 {
 	struct rx_node *n = hint->n;
-	unsigned k, i;
+	unsigned k;
 
 	if (!n || hint->k < level)
 		return rx_insert(t, base, level, payload, fn, ctx);
@@ -204,31 +229,15 @@ static inline int rx_insert_at(struct rx_tree *t, const struct rx_hint *hint, ui
 	 */
 	k = hint->k;
 	if (k > level) {
-		struct rx_node *c;
-
 		if (k > level + 2)
 			return rx_insert_below(t, n, k, base, level, payload);
-		if (k == level + 2) {
-			/* a level-2 node missing too (the first touch of a 1 GiB region) */
-			if (!(c = rx_alloc(t)))
-				return EPTF_ENOMEM;
-			i = rx_index(base, k);
-			n->slot[i] = (uint64_t)(uintptr_t)c;
-			rx_set(n, i);
-			n = c;
-			k--;
-		}
-		if (!(c = rx_alloc(t)))
+		/* a level-2 node missing too (the first touch of a 1 GiB region) */
+		if (k == level + 2 && !(n = rx_link_new(t, n, base, k--)))
 			return EPTF_ENOMEM;
-		i = rx_index(base, k);
-		n->slot[i] = (uint64_t)(uintptr_t)c;
-		rx_set(n, i);
-		n = c;
+		if (!(n = rx_link_new(t, n, base, k)))
+			return EPTF_ENOMEM;
 	}
-	i = rx_index(base, level);
-	n->slot[i] = payload << 1 | 1u;
-	rx_set(n, i);
-	t->leaves++;
+	rx_put_leaf(t, n, base, level, payload);
 	return 0;
 }
 

@@ -395,36 +395,37 @@ static char *arena_map(void)
 	return a;
 }
 
+/* A new block of @bytes (an arena, or malloc'd) recorded in @list to be freed with the model; NULL on ENOMEM. */
+static char *block_new(struct eptf_mmu *m, struct pool *list, bool arena, size_t bytes)
+{
+	if (!pool_reserve(m, list, 1))
+		return NULL;
+	char *b = arena ? arena_map() : malloc(bytes);
+	if (!b) {
+		m->err = EPTF_ENOMEM;
+		return NULL;
+	}
+	list->v[list->n++] = b;
+	list->total++;
+	m->st.bytes += bytes;
+	return b;
+}
+
 /* Give @pl a fresh batch of @batch blocks of @sz: malloc'd while the pools are small, then carved from arenas. */
 static bool pool_refill(struct eptf_mmu *m, struct pool *pl, size_t sz, size_t batch)
 {
 	size_t bytes = sz * batch;
+	bool big = m->pooled_bytes >= THP_AFTER;
 	char *b;
 
-	if (m->pooled_bytes < THP_AFTER) {
-		if (!pool_reserve(m, &m->batches, 1))
+	if (!big) {
+		if (!(b = block_new(m, &m->batches, false, bytes)))
 			return false;
-		b = malloc(bytes);
-		if (!b) {
-			m->err = EPTF_ENOMEM;
-			return false;
-		}
-		m->batches.v[m->batches.n++] = b;
-		m->batches.total++;
-		m->st.bytes += bytes;
-		pl->fresh_zero = false;
 	} else {
 		if (m->arena_left < bytes) {
-			if (!pool_reserve(m, &m->arenas, 1))
+			char *a = block_new(m, &m->arenas, true, ARENA_BYTES);
+			if (!a)
 				return false;
-			char *a = arena_map();
-			if (!a) {
-				m->err = EPTF_ENOMEM;
-				return false;
-			}
-			m->arenas.v[m->arenas.n++] = a;
-			m->arenas.total++;
-			m->st.bytes += ARENA_BYTES;
 			m->arena_waste += m->arena_left;
 			m->arena = a;
 			m->arena_left = ARENA_BYTES;
@@ -432,11 +433,11 @@ static bool pool_refill(struct eptf_mmu *m, struct pool *pl, size_t sz, size_t b
 		b = m->arena;
 		m->arena += bytes;
 		m->arena_left -= bytes;
-		pl->fresh_zero = true;
 	}
 	m->pooled_bytes += bytes;
 	pl->fresh = b;
 	pl->nfresh = batch;
+	pl->fresh_zero = big;
 	return true;
 }
 

@@ -11,9 +11,12 @@
  *             first repetition).
  *   file      eptf_trace_read + eptf_replay_op for every op: what
  *             `eptflush replay TRACE --strategy S` does for one lane.
- *   mem       eptf_replay_op over the ops already parsed into an array:
- *             the replay engine alone (model + strategy + parent +
- *             checker), no I/O or parsing.
+ *             The reader runs one op ahead, and that op is passed to
+ *             eptf_replay_prefetch before the current one is replayed.
+ *   mem       eptf_replay_op over the ops already parsed into an array
+ *             (with eptf_replay_prefetch of the next one): the replay
+ *             engine alone (model + strategy + parent + checker), no I/O
+ *             or parsing.
  *
  * A timed run includes eptf_replay_create and excludes eptf_replay_destroy.
  * Each figure is the median of the repetitions; ratios are against the
@@ -122,6 +125,21 @@ static int generate(const struct opts *o, const char *workload, struct eptf_trac
 	return err;
 }
 
+/* The next op of @tr into @op: true, or false at the end (exits on a malformed trace). */
+static bool read_op(struct eptf_trace_reader *tr, struct eptf_op *op)
+{
+	struct eptf_diag diag;
+	int err;
+
+	memset(op, 0, sizeof(*op));
+	err = eptf_trace_read(tr, op, &diag);
+	if (err < 0) {
+		fprintf(stderr, "%s\n", diag.msg);
+		die("read", err);
+	}
+	return err > 0;
+}
+
 /*
  * One pass over the trace file. With @rcfg NULL: read only. With @rcfg
  * non-NULL: replay each op. With @keep non-NULL (read pass): store the ops.
@@ -150,15 +168,14 @@ static uint64_t pass_file(const struct eptf_replay_config *rcfg, struct eptf_op 
 		if ((err = eptf_replay_create(&c, &r)) < 0)
 			die(c.strategy, err);
 	}
-	for (;;) {
-		memset(&op, 0, sizeof(op));
-		err = eptf_trace_read(tr, &op, &diag);
-		if (err == 0)
-			break;
-		if (err < 0) {
-			fprintf(stderr, "%s\n", diag.msg);
-			die("read", err);
-		}
+	/* one op ahead: @next is read (and hinted) before @op is replayed */
+	struct eptf_op next;
+	bool have = read_op(tr, &next);
+	while (have) {
+		op = next;
+		have = read_op(tr, &next);
+		if (r && have)
+			eptf_replay_prefetch(r, &next);
 		if (r && (err = eptf_replay_op(r, &op)) < 0)
 			die("replay", err);
 		if (keep && n < cap)
@@ -187,9 +204,12 @@ static void pass_mem(const struct eptf_replay_config *rcfg, const struct eptf_op
 
 	if ((err = eptf_replay_create(rcfg, &r)) < 0)
 		die(rcfg->strategy, err);
-	for (uint64_t i = 0; i < n; i++)
+	for (uint64_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			eptf_replay_prefetch(r, &ops[i + 1]);
 		if ((err = eptf_replay_op(r, &ops[i])) < 0)
 			die("replay", err);
+	}
 	*secs = bench_now() - t0;
 	eptf_replay_metrics(r, m);
 	eptf_replay_destroy(r);

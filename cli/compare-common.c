@@ -762,6 +762,9 @@ int cmp_run(const struct cmp_opts *o, struct cmp_input *in, struct cmp_lane *lan
 			goto out;
 		}
 		for (size_t i = 0; i < nlanes; i++) {
+			/* the next lane's models load while this one works */
+			if (i + 1 < nlanes)
+				eptf_replay_prefetch(lanes[i + 1].r, &op);
 			err = eptf_replay_op(lanes[i].r, &op);
 			if (err < 0) {
 				progress_end(&prog);

@@ -316,6 +316,8 @@ static void run(uint64_t seed, unsigned nops)
 				op.level = 0;
 		}
 
+		/* the hint reads the model and changes nothing: the checks below would see it */
+		eptf_mmu_prefetch(m, &op);
 		memset(&res, 0, sizeof(res));
 		int ret = eptf_mmu_apply(m, &op, n, &res);
 		assert_true(ret <= 0);
@@ -584,6 +586,16 @@ static void test_random_garbage(void **state)
 		if (op.kind >= EPTF_OP_CLEAR_FLUSH_YOUNG && op.kind <= EPTF_OP_UNMAP_HVA && below(2)) {
 			op.addr = (1ull << 32) + below(1u << 28);
 			op.count = op.addr + below(1u << 22);
+		}
+		if (i % 64 == 0) {
+			/* a hint for any op, even one the model refuses, changes nothing */
+			struct eptf_mmu_stats a, b;
+			assert_int_equal(eptf_mmu_check(m, &a), 0);
+			eptf_mmu_prefetch(m, &op);
+			assert_int_equal(eptf_mmu_check(m, &b), 0);
+			assert_memory_equal(&a, &b, sizeof(a));
+		} else {
+			eptf_mmu_prefetch(m, &op);
 		}
 		memset(&res, 0, sizeof(res));
 		int ret = eptf_mmu_apply(m, &op, i, &res);

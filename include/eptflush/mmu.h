@@ -181,6 +181,15 @@ struct eptf_xlate {
 int eptf_mmu_translate(const struct eptf_mmu *mmu, uint64_t root_hpa, uint64_t addr,
 		       struct eptf_xlate *out);
 
+/*
+ * A hint that @op will be applied soon: for an ACCESS, start loading the
+ * leaf SPTE its walk will end on (walking the levels above it, which are
+ * usually cached). Reads the model and changes nothing; any op is allowed.
+ * The walk's leaf load is the largest single stall of a replay, and the
+ * previous op's work hides it.
+ */
+void eptf_mmu_prefetch(const struct eptf_mmu *mmu, const struct eptf_op *op);
+
 /* The vCPU's current root hpa, 0 if none (or its root was zapped and freed, until it reloads). */
 uint64_t eptf_mmu_vcpu_root(const struct eptf_mmu *mmu, unsigned vcpu);
 

@@ -75,6 +75,13 @@ void eptf_replay_destroy(struct eptf_replay *r);
  */
 int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op);
 
+/*
+ * A hint that @op is the next op for @r (eptf_mmu_prefetch()): call it
+ * before the work that comes first (the current op, another lane's op) so
+ * that its memory loads overlap that work. Changes nothing.
+ */
+void eptf_replay_prefetch(struct eptf_replay *r, const struct eptf_op *op);
+
 /* The models a replay drives, for tests and tools that inspect them (owned by @r). */
 struct eptf_parent *eptf_replay_parent(struct eptf_replay *r);
 struct eptf_mmu *eptf_replay_mmu(struct eptf_replay *r);

@@ -2886,6 +2886,25 @@ int eptf_mmu_translate(const struct eptf_mmu *m, uint64_t root_hpa, uint64_t add
 	return xlate_walk(m, root_hpa, addr, out);
 }
 
+void eptf_mmu_prefetch(const struct eptf_mmu *m, const struct eptf_op *op)
+{
+	if (!m || !op || op->kind != EPTF_OP_ACCESS || op->vcpu >= m->nr_vcpus || op->addr >= INPUT_LIMIT)
+		return;
+	/* a vCPU's root is a live page or NIL, and every present link leads to a live page */
+	uint32_t cur = m->vcpu[op->vcpu].root;
+	if (cur == NIL)
+		return;
+	for (unsigned lv = 4; lv >= 2; lv--) {
+		uint64_t s = SP(m, cur)->spt[spte_index(op->addr, lv)];
+		if ((s & (SPTE_P | SPTE_LINK)) != (SPTE_P | SPTE_LINK))
+			return;
+		cur = SPTE_CHILD(s);
+	}
+	const struct sp *sp = SP(m, cur);
+	__builtin_prefetch(sp);
+	__builtin_prefetch(&sp->spt[spte_index(op->addr, 1)]);
+}
+
 uint64_t eptf_mmu_vcpu_root(const struct eptf_mmu *m, unsigned vcpu)
 {
 	if (!m || vcpu >= m->nr_vcpus || !m->vcpu[vcpu].loaded || m->vcpu[vcpu].retired)

@@ -231,6 +231,11 @@ static __attribute__((noinline)) int op_flush(struct eptf_replay *r)
 	return 0;
 }
 
+void eptf_replay_prefetch(struct eptf_replay *r, const struct eptf_op *op)
+{
+	eptf_mmu_prefetch(r->mmu, op);
+}
+
 int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op)
 {
 	struct eptf_mmu_result *res = &r->res;

@@ -19,8 +19,9 @@
  *   head is empty, one tagged SPTE reference, or a pointer to a small
  *   array (KVM's pte_list). Slot-wide walks follow the bitmaps, so they
  *   cost what is mapped, not the slot's size;
- * - freed tables, chunks and directory pages go to small zeroed pools
- *   (bounded) and are reused before anything new is allocated.
+ * - tables, chunks and directory pages are carved from batches (past 8
+ *   MiB, from 2 MiB huge-page arenas); freed ones go to zeroed pools and
+ *   are reused before anything new is carved.
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 
@@ -120,7 +121,7 @@
 #define SPT_PRESENT(t) ((t) + NSPTE)
 /*
  * Tables, rmap chunks and rmap directory pages come from zeroed pools,
- * filled a batch at a time (one calloc for 16 tables, 64 chunks or 4
+ * filled a batch at a time (one malloc for 16 tables, 64 chunks or 4
  * directory pages): pages come and go with every zap and fault, sparse
  * gfns bring chunks and directory pages, and one allocation per object
  * (plus its free) was several percent of a replay. A freed object goes

@@ -435,54 +435,58 @@ static struct eptf_flush_stats chain(uint16_t status, bool hook, struct scripted
 	return ctx.stats;
 }
 
-static void test_chain_transient(void **state)
+/* What one chain() run must leave: the calls by code, the INVEPTs and the stats. */
+struct chain_case {
+	uint16_t status;
+	bool hook;
+	unsigned list_calls, space_calls, invepts;
+	uint64_t invept_root;
+	uint64_t fallbacks, invept_fallbacks, errors;
+	unsigned errors_reported;
+};
+
+static void check_chain(const struct chain_case *cc)
 {
 	struct scripted sc;
-	struct eptf_flush_stats st;
+	struct eptf_flush_stats st = chain(cc->status, cc->hook, &sc);
+
+	assert_int_equal(sc.list_calls, cc->list_calls);
+	assert_int_equal(sc.space_calls, cc->space_calls);
+	assert_int_equal(sc.invepts, cc->invepts);
+	assert_int_equal(sc.invept_root, cc->invept_root);
+	assert_int_equal(st.fallbacks, cc->fallbacks);
+	assert_int_equal(st.invept_fallbacks, cc->invept_fallbacks);
+	assert_int_equal(st.errors, cc->errors);
+	assert_int_equal(sc.errors_reported, cc->errors_reported);
+}
+
+static void test_chain_transient(void **state)
+{
+	/* injected failures: list -> full -> INVEPT, two fallbacks, no error */
+	static const struct chain_case cases[] = {
+		{ EPTF_HV_STATUS_INSUFFICIENT_MEMORY, true, 1, 1, 1, 0x5000, 2, 1, 0, 0 },
+		{ EPTF_HV_STATUS_TIME_OUT, true, 1, 1, 1, 0x5000, 2, 1, 0, 0 },
+	};
 
 	(void)state;
-	/* injected failures: list -> full -> INVEPT, two fallbacks, no error */
-	st = chain(EPTF_HV_STATUS_INSUFFICIENT_MEMORY, true, &sc);
-	assert_int_equal(sc.list_calls, 1);
-	assert_int_equal(sc.space_calls, 1);
-	assert_int_equal(sc.invepts, 1);
-	assert_int_equal(sc.invept_root, 0x5000);
-	assert_int_equal(st.fallbacks, 2);
-	assert_int_equal(st.invept_fallbacks, 1);
-	assert_int_equal(st.errors, 0);
-	assert_int_equal(sc.errors_reported, 0);
-	st = chain(EPTF_HV_STATUS_TIME_OUT, true, &sc);
-	assert_int_equal(sc.invepts, 1);
-	assert_int_equal(st.fallbacks, 2);
-	assert_int_equal(st.errors, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_chain(&cases[i]);
 }
 
 static void test_chain_rejected(void **state)
 {
-	struct scripted sc;
-	struct eptf_flush_stats st;
+	static const struct chain_case cases[] = {
+		/* a rejected call is the strategy's fault: still the whole chain, and an error at each step */
+		{ EPTF_HV_STATUS_INVALID_PARAMETER, true, 1, 1, 1, 0x5000, 2, 1, 2, 2 },
+		/* without the hook nothing is left to degrade to: an error, no INVEPT fallback */
+		{ EPTF_HV_STATUS_INSUFFICIENT_MEMORY, false, 1, 1, 0, 0, 1, 0, 1, 1 },
+		/* success: nothing degrades */
+		{ EPTF_HV_STATUS_SUCCESS, true, 1, 0, 0, 0, 0, 0, 0, 0 },
+	};
 
 	(void)state;
-	/* a rejected call is the strategy's fault: still the whole chain, and an error at each step */
-	st = chain(EPTF_HV_STATUS_INVALID_PARAMETER, true, &sc);
-	assert_int_equal(sc.invepts, 1);
-	assert_int_equal(st.fallbacks, 2);
-	assert_int_equal(st.invept_fallbacks, 1);
-	assert_int_equal(st.errors, 2);
-	assert_int_equal(sc.errors_reported, 2);
-	/* without the hook nothing is left to degrade to: an error, no INVEPT fallback */
-	st = chain(EPTF_HV_STATUS_INSUFFICIENT_MEMORY, false, &sc);
-	assert_int_equal(sc.space_calls, 1);
-	assert_int_equal(sc.invepts, 0);
-	assert_int_equal(st.fallbacks, 1);
-	assert_int_equal(st.invept_fallbacks, 0);
-	assert_int_equal(st.errors, 1);
-	assert_int_equal(sc.errors_reported, 1);
-	/* success: nothing degrades */
-	st = chain(EPTF_HV_STATUS_SUCCESS, true, &sc);
-	assert_int_equal(sc.list_calls, 1);
-	assert_int_equal(sc.space_calls, 0);
-	assert_int_equal(st.fallbacks + st.errors + sc.invepts, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_chain(&cases[i]);
 }
 
 int main(void)

@@ -196,6 +196,30 @@ static void assert_full_call(const struct call *c, uint64_t as)
 	assert_int_equal(c->flags, 0);
 }
 
+/* Flush @fp through @s: it must succeed and issue exactly @ncalls hypercalls. */
+static void flush_expect(const struct eptf_strategy *s, struct eptf_flush_ctx *ctx,
+			 struct eptf_flush_point *fp, size_t ncalls)
+{
+	assert_int_equal(s->flush(ctx, fp), 0);
+	assert_int_equal(fk.n, ncalls);
+}
+
+/* ... and that one call is a full flush of root 0. */
+static void flush_expect_full(const struct eptf_strategy *s, struct eptf_flush_ctx *ctx,
+			      struct eptf_flush_point *fp)
+{
+	flush_expect(s, ctx, fp, 1);
+	assert_full_call(&fk.calls[0], roots[0].hpa);
+}
+
+/* ... and that one call is a list of @count entries for root 0. */
+static void flush_expect_list(const struct eptf_strategy *s, struct eptf_flush_ctx *ctx,
+			      struct eptf_flush_point *fp, uint16_t count)
+{
+	flush_expect(s, ctx, fp, 1);
+	assert_list_call(&fk.calls[0], roots[0].hpa, count);
+}
+
 /* ---- registry ------------------------------------------------------------------ */
 
 static void test_registry(void **state)
@@ -256,8 +280,7 @@ static void test_full(void **state)
 	ctx_init(&ctx, s);
 	items[0] = sp_item(1, 0, true, 0, true);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 1, 3, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 3);
+	flush_expect(s, &ctx, &fp, 3);
 	for (size_t i = 0; i < 3; i++)
 		assert_full_call(&fk.calls[i], roots[i].hpa);
 	assert_int_equal(ctx.stats.flush_points, 1);
@@ -281,8 +304,7 @@ static void test_mainline_zap_range(void **state)
 	fp = fp_new(EPTF_SITE_ZAP_RANGE, 1, 2, true);
 	fp.range_gfn = 0x1000;
 	fp.range_pages = 0x10;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 2); /* one call per root */
+	flush_expect(s, &ctx, &fp, 2); /* one call per root */
 	for (size_t i = 0; i < 2; i++) {
 		assert_list_call(&fk.calls[i], roots[i].hpa, 1);
 		assert_entry(&fk.calls[i], 0, 0x1000, 0x10, EPTF_HV_UNIT_4K);
@@ -298,8 +320,7 @@ static void test_mainline_zap_range(void **state)
 	fp = fp_new(EPTF_SITE_ZAP_RANGE, 1, 1, true);
 	fp.range_gfn = 0x2100;
 	fp.range_pages = 0x200;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
+	flush_expect(s, &ctx, &fp, 1);
 	assert_entry(&fk.calls[0], 0, 0x2000, 0x300, EPTF_HV_UNIT_4K);
 
 	/* rule 6: an indirect root gets a full flush */
@@ -309,8 +330,7 @@ static void test_mainline_zap_range(void **state)
 	fp.range_gfn = 0x1000;
 	fp.range_pages = 0x10;
 	roots[1].direct = false;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 2);
+	flush_expect(s, &ctx, &fp, 2);
 	assert_full_call(&fk.calls[0], roots[0].hpa);
 	assert_full_call(&fk.calls[1], roots[1].hpa);
 	assert_int_equal(ctx.stats.fallbacks, 0); /* by design, not a degraded range */
@@ -329,9 +349,7 @@ static void test_mainline_memslot(void **state)
 	fp = fp_new(EPTF_SITE_DIRTY_LOG, 1, 1, true);
 	fp.slot_base_gfn = 0x10000;
 	fp.slot_npages = 5000;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 3);
+	flush_expect_list(s, &ctx, &fp, 3);
 	assert_entry(&fk.calls[0], 0, 0x10000, 2048, EPTF_HV_UNIT_4K);
 	assert_entry(&fk.calls[0], 1, 0x10000 + 2048, 2048, EPTF_HV_UNIT_4K);
 	assert_entry(&fk.calls[0], 2, 0x10000 + 4096, 5000 - 4096, EPTF_HV_UNIT_4K);
@@ -340,9 +358,7 @@ static void test_mainline_memslot(void **state)
 	ctx_init(&ctx, s);
 	fp.site = EPTF_SITE_WP_SLOT;
 	fp.slot_npages = 511ull * 2048;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_full_call(&fk.calls[0], roots[0].hpa);
+	flush_expect_full(s, &ctx, &fp);
 	assert_int_equal(ctx.stats.fallbacks, 1);
 	ctx_fini(&ctx, s);
 }
@@ -362,8 +378,7 @@ static void test_mainline_split_and_full_sites(void **state)
 	items[0] = spte_item(2, 0x400, true, EPTF_CHG_DROP);
 	items[1] = spte_item(3, 0x80000, true, EPTF_CHG_DROP);
 	fp = fp_new(EPTF_SITE_SPLIT, 2, 1, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 2); /* one range per call */
+	flush_expect(s, &ctx, &fp, 2); /* one range per call */
 	assert_list_call(&fk.calls[0], roots[0].hpa, 1);
 	assert_entry(&fk.calls[0], 0, 0x400, 512, EPTF_HV_UNIT_4K);
 	assert_list_call(&fk.calls[1], roots[0].hpa, 128); /* 1 GiB = 128 entries of 2048 */
@@ -374,8 +389,7 @@ static void test_mainline_split_and_full_sites(void **state)
 		items[0] = spte_item(1, 0x400, true, EPTF_CHG_WRPROT);
 		fp = fp_new(full_sites[i], 1, 2, true);
 		fp.gfn = 0x400;
-		assert_int_equal(s->flush(&ctx, &fp), 0);
-		assert_int_equal(fk.n, 2);
+		flush_expect(s, &ctx, &fp, 2);
 		assert_full_call(&fk.calls[0], roots[0].hpa);
 		assert_full_call(&fk.calls[1], roots[1].hpa);
 	}
@@ -397,8 +411,7 @@ static void test_seed_commit_zap(void **state)
 	items[1] = sp_item(1, 0x600, true, 0, false); /* not last_level: left off */
 	items[2] = sp_item(2, 0x40000, false, 0x1234, true);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 3, 2, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 2);
+	flush_expect(s, &ctx, &fp, 2);
 	for (size_t i = 0; i < 2; i++) {
 		assert_list_call(&fk.calls[i], roots[i].hpa, 2);
 		assert_entry(&fk.calls[i], 0, 0x200, 1, EPTF_HV_UNIT_4K);
@@ -409,8 +422,7 @@ static void test_seed_commit_zap(void **state)
 	ctx_init(&ctx, s);
 	items[0] = sp_item(2, 0, true, 0, false);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 1, 1, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 0);
+	flush_expect(s, &ctx, &fp, 0);
 	assert_int_equal(ctx.stats.skipped, 1);
 	assert_int_equal(ctx.stats.hypercalls, 0);
 	ctx_fini(&ctx, s);
@@ -427,9 +439,7 @@ static void test_seed_defect3(void **state)
 	for (size_t i = 0; i < 520; i++)
 		items[i] = sp_item(1, 512 * i, true, 0, true);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 520, 1, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_full_call(&fk.calls[0], roots[0].hpa);
+	flush_expect_full(s, &ctx, &fp);
 	assert_int_equal(ctx.stats.errors, 1);
 	assert_int_equal(ctx.stats.fallbacks, 1);
 	assert_int_equal(nerrors, 1);
@@ -438,9 +448,7 @@ static void test_seed_defect3(void **state)
 	/* exactly overflowing on the last page is plain -ENOSPC: a fallback, no defect */
 	ctx_init(&ctx, s);
 	fp.nitems = 511;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_full_call(&fk.calls[0], roots[0].hpa);
+	flush_expect_full(s, &ctx, &fp);
 	assert_int_equal(ctx.stats.errors, 0);
 	assert_int_equal(ctx.stats.fallbacks, 1);
 	ctx_fini(&ctx, s);
@@ -457,15 +465,12 @@ static void test_seed_sites(void **state)
 	ctx_init(&ctx, s);
 	items[0] = spte_item(1, 0x10, true, EPTF_CHG_WRPROT);
 	fp = fp_new(EPTF_SITE_SYNC_PAGE, 1, 1, false);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 0);
+	flush_expect(s, &ctx, &fp, 0);
 	assert_int_equal(ctx.stats.skipped, 1);
 	ctx_init(&ctx, s);
 	items[1] = spte_item(2, 0x400, false, EPTF_CHG_DROP);
 	fp = fp_new(EPTF_SITE_SYNC_PAGE, 2, 1, false);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 1);
+	flush_expect_list(s, &ctx, &fp, 1);
 	assert_entry(&fk.calls[0], 0, 0x400, 512, EPTF_HV_UNIT_4K);
 
 	/* P6, defect 6: one page for a huge SPTE */
@@ -473,9 +478,7 @@ static void test_seed_sites(void **state)
 	items[0] = spte_item(2, 0x1234, true, EPTF_CHG_WRPROT);
 	fp = fp_new(EPTF_SITE_WP_GFN, 1, 1, true);
 	fp.gfn = 0x1234;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 1);
+	flush_expect_list(s, &ctx, &fp, 1);
 	assert_entry(&fk.calls[0], 0, 0x1234, 1, EPTF_HV_UNIT_4K);
 
 	/* P8: the memslot range */
@@ -484,8 +487,7 @@ static void test_seed_sites(void **state)
 	fp = fp_new(EPTF_SITE_DIRTY_LOG, 1, 1, true);
 	fp.slot_base_gfn = 0x8000;
 	fp.slot_npages = 100;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
+	flush_expect(s, &ctx, &fp, 1);
 	assert_entry(&fk.calls[0], 0, 0x8000, 100, EPTF_HV_UNIT_4K);
 
 	/* P10, defect 5: host virtual addresses as gfn and page count */
@@ -494,8 +496,7 @@ static void test_seed_sites(void **state)
 	fp = fp_new(EPTF_SITE_AGE, 1, 1, true);
 	fp.hva_start = 0x100000;
 	fp.hva_end = 0x101000;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
+	flush_expect(s, &ctx, &fp, 1);
 	assert_list_call(&fk.calls[0], roots[0].hpa, 3); /* 4097 "pages" */
 	assert_entry(&fk.calls[0], 0, 0x100000, 2048, EPTF_HV_UNIT_4K);
 	assert_entry(&fk.calls[0], 2, 0x100000 + 4096, 1, EPTF_HV_UNIT_4K);
@@ -503,9 +504,7 @@ static void test_seed_sites(void **state)
 	/* others: full, as the v5.0 baseline */
 	ctx_init(&ctx, s);
 	fp = fp_new(EPTF_SITE_UNMAP, 1, 1, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_full_call(&fk.calls[0], roots[0].hpa);
+	flush_expect_full(s, &ctx, &fp);
 	ctx_fini(&ctx, s);
 }
 
@@ -524,8 +523,7 @@ static void test_list_commit(void **state)
 	items[1] = sp_item(1, 0x1000, true, 0, false);
 	items[2] = sp_item(1, 0x40000, false, 0x777, true); /* indirect: its base */
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 3, 2, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 2);
+	flush_expect(s, &ctx, &fp, 2);
 	for (size_t i = 0; i < 2; i++) {
 		assert_list_call(&fk.calls[i], roots[i].hpa, 3);
 		assert_entry(&fk.calls[i], 0, 0x200, 512, EPTF_HV_UNIT_4K);
@@ -541,9 +539,7 @@ static void test_list_commit(void **state)
 	for (size_t i = 0; i < 4; i++)
 		items[i] = sp_item(2, (uint64_t)i << 20, true, 0, true);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 4, 1, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_full_call(&fk.calls[0], roots[0].hpa);
+	flush_expect_full(s, &ctx, &fp);
 	assert_int_equal(ctx.stats.fallbacks, 1);
 	assert_int_equal(ctx.stats.errors, 0);
 	ctx_fini(&ctx, s);
@@ -561,9 +557,7 @@ static void test_list_sites(void **state)
 	items[0] = spte_item(1, 0x10, true, EPTF_CHG_WRPROT);
 	items[1] = spte_item(1, 0x30, true, EPTF_CHG_DROP);
 	fp = fp_new(EPTF_SITE_SYNC_PAGE, 2, 1, false);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 2);
+	flush_expect_list(s, &ctx, &fp, 2);
 	assert_entry(&fk.calls[0], 0, 0x10, 1, EPTF_HV_UNIT_4K);
 	assert_entry(&fk.calls[0], 1, 0x30, 1, EPTF_HV_UNIT_4K);
 
@@ -572,8 +566,7 @@ static void test_list_sites(void **state)
 	items[0] = spte_item(2, 0x1234, true, EPTF_CHG_WRPROT);
 	fp = fp_new(EPTF_SITE_WP_GFN, 1, 1, true);
 	fp.gfn = 0x1234;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
+	flush_expect(s, &ctx, &fp, 1);
 	assert_entry(&fk.calls[0], 0, 0x1200, 512, EPTF_HV_UNIT_4K);
 
 	/* dirty log, direct roots: the memslot range when it needs no more entries */
@@ -583,23 +576,18 @@ static void test_list_sites(void **state)
 	fp = fp_new(EPTF_SITE_DIRTY_LOG, 2, 1, true);
 	fp.slot_base_gfn = 0x8000;
 	fp.slot_npages = 100;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 1);
+	flush_expect_list(s, &ctx, &fp, 1);
 	assert_entry(&fk.calls[0], 0, 0x8000, 100, EPTF_HV_UNIT_4K);
 	/* ... but the exact SPTEs when the slot would need more entries */
 	ctx_init(&ctx, s);
 	fp.slot_npages = 3 * 2048;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 2);
+	flush_expect_list(s, &ctx, &fp, 2);
 	assert_entry(&fk.calls[0], 0, 0x8001, 1, EPTF_HV_UNIT_4K);
 	/* ... and always the exact SPTEs with an indirect root */
 	ctx_init(&ctx, s);
 	fp.slot_npages = 100;
 	roots[0].direct = false;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 2);
+	flush_expect_list(s, &ctx, &fp, 2);
 	ctx_fini(&ctx, s);
 }
 
@@ -633,8 +621,7 @@ static void test_list_failed_call(void **state)
 	for (size_t i = 0; i < 5; i++)
 		items[i] = sp_item(1, 0x10000 * i, true, 0, true);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 5, 1, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 3);
+	flush_expect(s, &ctx, &fp, 3);
 	assert_int_equal(fk.calls[1].c.rep_start, 2);
 	assert_int_equal(fk.calls[2].c.rep_start, 4);
 	assert_int_equal(ctx.stats.hypercalls, 3);
@@ -659,16 +646,12 @@ static void test_merge(void **state)
 	items[2] = sp_item(1, 0x200, true, 0, true);
 	items[3] = spte_item(1, 0x205, true, EPTF_CHG_DROP);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 4, 1, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 1);
+	flush_expect_list(s, &ctx, &fp, 1);
 	assert_entry(&fk.calls[0], 0, 0, 1536, EPTF_HV_UNIT_4K);
 	/* with large entries: three 2 MiB units */
 	ctx_init(&ctx, s);
 	ctx.parent_accepts_large = true;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 1);
+	flush_expect_list(s, &ctx, &fp, 1);
 	{
 		/* one entry either way: the builder may keep the small form */
 		struct eptf_hv_entry e;
@@ -684,8 +667,7 @@ static void test_merge(void **state)
 	for (size_t i = 0; i < 4; i++)
 		items[i] = sp_item(2, (uint64_t)(2 * i) << 18, true, 0, true);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 4, 2, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 4);
+	flush_expect(s, &ctx, &fp, 4);
 	assert_list_call(&fk.calls[0], roots[0].hpa, 510);
 	assert_list_call(&fk.calls[1], roots[0].hpa, 2);
 	assert_list_call(&fk.calls[2], roots[1].hpa, 510);
@@ -699,9 +681,7 @@ static void test_merge(void **state)
 	ctx_init(&ctx, s);
 	ctx.parent_accepts_large = true;
 	fp.nroots = 1;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 4);
+	flush_expect_list(s, &ctx, &fp, 4);
 	for (size_t i = 0; i < 4; i++)
 		assert_large_entry(&fk.calls[0], i, (uint64_t)(2 * i) << 18, 512 * 512);
 
@@ -710,23 +690,17 @@ static void test_merge(void **state)
 	ctx_init(&ctx, s);
 	items[0] = sp_item(3, 0, true, 0, false);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 1, 1, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_full_call(&fk.calls[0], roots[0].hpa);
+	flush_expect_full(s, &ctx, &fp);
 	ctx_init(&ctx, s);
 	ctx.parent_accepts_large = true;
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 1);
+	flush_expect_list(s, &ctx, &fp, 1);
 	assert_large_entry(&fk.calls[0], 0, 0, 1ull << 27);
 
 	/* a root page without large entries: far past the cap -> full */
 	ctx_init(&ctx, s);
 	items[0] = sp_item(4, 0, true, 0, false);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 1, 1, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_full_call(&fk.calls[0], roots[0].hpa);
+	flush_expect_full(s, &ctx, &fp);
 	assert_int_equal(ctx.stats.fallbacks, 1);
 	ctx_fini(&ctx, s);
 }
@@ -753,16 +727,12 @@ static void test_adaptive(void **state)
 	assert_non_null(ctx.priv);
 	items[0] = sp_item(1, 0x200, true, 0, true);
 	fp = fp_new(EPTF_SITE_COMMIT_ZAP, 1, 1, true);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 1);
+	flush_expect_list(s, &ctx, &fp, 1);
 	assert_entry(&fk.calls[0], 0, 0x200, 512, EPTF_HV_UNIT_4K);
 
 	fk.n = 0;
 	items[0] = sp_item(4, 0, true, 0, false);
-	assert_int_equal(s->flush(&ctx, &fp), 0);
-	assert_int_equal(fk.n, 1);
-	assert_full_call(&fk.calls[0], roots[0].hpa);
+	flush_expect_full(s, &ctx, &fp);
 	assert_int_equal(ctx.stats.fallbacks, 0); /* a choice, not a degradation */
 	assert_int_equal(ctx.stats.flush_points, 2);
 	ctx_fini(&ctx, s);
@@ -794,8 +764,7 @@ static void test_all_roots(void **state)
 
 		fk.n = 0;
 		fp.nroots = 0;
-		assert_int_equal(s->flush(&ctx, &fp), 0);
-		assert_int_equal(fk.n, 0);
+		flush_expect(s, &ctx, &fp, 0);
 		ctx_fini(&ctx, s);
 	}
 }

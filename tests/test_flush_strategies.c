@@ -454,58 +454,85 @@ static void test_seed_defect3(void **state)
 	ctx_fini(&ctx, s);
 }
 
+/* ---- one flush point on one root, as a table ----------------------------- */
+
+/*
+ * A flush point on one root and what a strategy must send for it: one full
+ * flush, one list call of @list entries, or (neither) no call at all.
+ * Entries with pages == 0 are not checked.
+ */
+struct site_case {
+	const char *what;
+	struct eptf_inval items[2];
+	size_t nitems;
+	enum eptf_site site;
+	bool direct;
+	uint64_t gfn, slot_base_gfn, slot_npages, hva_start, hva_end;
+	bool full;
+	uint16_t list;
+	struct { size_t i; uint64_t gfn, pages; } e[2];
+	uint64_t skipped;
+};
+
+static void check_site_cases(const struct eptf_strategy *s, const struct site_case *c, size_t n)
+{
+	for (; n; n--, c++) {
+		struct eptf_flush_ctx ctx;
+		struct eptf_flush_point fp;
+
+		/* cmocka reports only the line of a failed check: name the case first */
+		print_message("%s: %s\n", s->name, c->what);
+		ctx_init(&ctx, s);
+		memcpy(items, c->items, c->nitems * sizeof(items[0]));
+		fp = fp_new(c->site, c->nitems, 1, c->direct);
+		fp.gfn = c->gfn;
+		fp.slot_base_gfn = c->slot_base_gfn;
+		fp.slot_npages = c->slot_npages;
+		fp.hva_start = c->hva_start;
+		fp.hva_end = c->hva_end;
+		if (c->full)
+			flush_expect_full(s, &ctx, &fp);
+		else if (c->list)
+			flush_expect_list(s, &ctx, &fp, c->list);
+		else
+			flush_expect(s, &ctx, &fp, 0);
+		for (size_t j = 0; j < 2 && c->e[j].pages; j++)
+			assert_entry(&fk.calls[0], c->e[j].i, c->e[j].gfn, c->e[j].pages, EPTF_HV_UNIT_4K);
+		assert_int_equal(ctx.stats.skipped, c->skipped);
+		ctx_fini(&ctx, s);
+	}
+}
+
 static void test_seed_sites(void **state)
 {
-	const struct eptf_strategy *s = S("seed-v2");
-	struct eptf_flush_ctx ctx;
-	struct eptf_flush_point fp;
+	const struct site_case cases[] = {
+		/* defect 4: leaf SPTEs contribute nothing; a link SPTE its child's range */
+		{ .what = "sync, leaf only", .nitems = 1, .site = EPTF_SITE_SYNC_PAGE,
+		  .items = { spte_item(1, 0x10, true, EPTF_CHG_WRPROT) }, .skipped = 1 },
+		{ .what = "sync, leaf and link", .nitems = 2, .site = EPTF_SITE_SYNC_PAGE,
+		  .items = { spte_item(1, 0x10, true, EPTF_CHG_WRPROT),
+			     spte_item(2, 0x400, false, EPTF_CHG_DROP) },
+		  .list = 1, .e = { { 0, 0x400, 512 } } },
+		/* P6, defect 6: one page for a huge SPTE */
+		{ .what = "wp_gfn, huge SPTE", .nitems = 1, .site = EPTF_SITE_WP_GFN, .direct = true,
+		  .items = { spte_item(2, 0x1234, true, EPTF_CHG_WRPROT) }, .gfn = 0x1234,
+		  .list = 1, .e = { { 0, 0x1234, 1 } } },
+		/* P8: the memslot range */
+		{ .what = "dirty log", .nitems = 1, .site = EPTF_SITE_DIRTY_LOG, .direct = true,
+		  .items = { spte_item(1, 0x8001, true, EPTF_CHG_WRPROT) },
+		  .slot_base_gfn = 0x8000, .slot_npages = 100, .list = 1, .e = { { 0, 0x8000, 100 } } },
+		/* P10, defect 5: host virtual addresses as gfn and page count (4097 "pages") */
+		{ .what = "age, hva range", .nitems = 1, .site = EPTF_SITE_AGE, .direct = true,
+		  .items = { spte_item(1, 0x8001, true, EPTF_CHG_AGED) },
+		  .hva_start = 0x100000, .hva_end = 0x101000,
+		  .list = 3, .e = { { 0, 0x100000, 2048 }, { 2, 0x100000 + 4096, 1 } } },
+		/* others: full, as the v5.0 baseline */
+		{ .what = "unmap", .nitems = 1, .site = EPTF_SITE_UNMAP, .direct = true,
+		  .items = { spte_item(1, 0x8001, true, EPTF_CHG_AGED) }, .full = true },
+	};
 
 	(void)state;
-	/* defect 4: leaf SPTEs contribute nothing; a link SPTE its child's range */
-	ctx_init(&ctx, s);
-	items[0] = spte_item(1, 0x10, true, EPTF_CHG_WRPROT);
-	fp = fp_new(EPTF_SITE_SYNC_PAGE, 1, 1, false);
-	flush_expect(s, &ctx, &fp, 0);
-	assert_int_equal(ctx.stats.skipped, 1);
-	ctx_init(&ctx, s);
-	items[1] = spte_item(2, 0x400, false, EPTF_CHG_DROP);
-	fp = fp_new(EPTF_SITE_SYNC_PAGE, 2, 1, false);
-	flush_expect_list(s, &ctx, &fp, 1);
-	assert_entry(&fk.calls[0], 0, 0x400, 512, EPTF_HV_UNIT_4K);
-
-	/* P6, defect 6: one page for a huge SPTE */
-	ctx_init(&ctx, s);
-	items[0] = spte_item(2, 0x1234, true, EPTF_CHG_WRPROT);
-	fp = fp_new(EPTF_SITE_WP_GFN, 1, 1, true);
-	fp.gfn = 0x1234;
-	flush_expect_list(s, &ctx, &fp, 1);
-	assert_entry(&fk.calls[0], 0, 0x1234, 1, EPTF_HV_UNIT_4K);
-
-	/* P8: the memslot range */
-	ctx_init(&ctx, s);
-	items[0] = spte_item(1, 0x8001, true, EPTF_CHG_WRPROT);
-	fp = fp_new(EPTF_SITE_DIRTY_LOG, 1, 1, true);
-	fp.slot_base_gfn = 0x8000;
-	fp.slot_npages = 100;
-	flush_expect(s, &ctx, &fp, 1);
-	assert_entry(&fk.calls[0], 0, 0x8000, 100, EPTF_HV_UNIT_4K);
-
-	/* P10, defect 5: host virtual addresses as gfn and page count */
-	ctx_init(&ctx, s);
-	items[0] = spte_item(1, 0x8001, true, EPTF_CHG_AGED);
-	fp = fp_new(EPTF_SITE_AGE, 1, 1, true);
-	fp.hva_start = 0x100000;
-	fp.hva_end = 0x101000;
-	flush_expect(s, &ctx, &fp, 1);
-	assert_list_call(&fk.calls[0], roots[0].hpa, 3); /* 4097 "pages" */
-	assert_entry(&fk.calls[0], 0, 0x100000, 2048, EPTF_HV_UNIT_4K);
-	assert_entry(&fk.calls[0], 2, 0x100000 + 4096, 1, EPTF_HV_UNIT_4K);
-
-	/* others: full, as the v5.0 baseline */
-	ctx_init(&ctx, s);
-	fp = fp_new(EPTF_SITE_UNMAP, 1, 1, true);
-	flush_expect_full(s, &ctx, &fp);
-	ctx_fini(&ctx, s);
+	check_site_cases(S("seed-v2"), cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* ---- list ---------------------------------------------------------------------- */
@@ -547,48 +574,35 @@ static void test_list_commit(void **state)
 
 static void test_list_sites(void **state)
 {
-	const struct eptf_strategy *s = S("list");
-	struct eptf_flush_ctx ctx;
-	struct eptf_flush_point fp;
+	const struct eptf_inval dirty[2] = {
+		spte_item(1, 0x8001, true, EPTF_CHG_WRPROT), spte_item(1, 0x8003, true, EPTF_CHG_WRPROT),
+	};
+	const struct site_case cases[] = {
+		/* sync: leaf SPTEs are flushed (defect 4 fixed) */
+		{ .what = "sync, leaves", .nitems = 2, .site = EPTF_SITE_SYNC_PAGE,
+		  .items = { spte_item(1, 0x10, true, EPTF_CHG_WRPROT),
+			     spte_item(1, 0x30, true, EPTF_CHG_DROP) },
+		  .list = 2, .e = { { 0, 0x10, 1 }, { 1, 0x30, 1 } } },
+		/* wp_gfn on a huge SPTE: the whole 2 MiB (defect 6 fixed) */
+		{ .what = "wp_gfn, huge SPTE", .nitems = 1, .site = EPTF_SITE_WP_GFN, .direct = true,
+		  .items = { spte_item(2, 0x1234, true, EPTF_CHG_WRPROT) }, .gfn = 0x1234,
+		  .list = 1, .e = { { 0, 0x1200, 512 } } },
+		/* dirty log, direct roots: the memslot range when it needs no more entries */
+		{ .what = "dirty log, small slot", .nitems = 2, .site = EPTF_SITE_DIRTY_LOG, .direct = true,
+		  .items = { dirty[0], dirty[1] }, .slot_base_gfn = 0x8000, .slot_npages = 100,
+		  .list = 1, .e = { { 0, 0x8000, 100 } } },
+		/* ... but the exact SPTEs when the slot would need more entries */
+		{ .what = "dirty log, large slot", .nitems = 2, .site = EPTF_SITE_DIRTY_LOG, .direct = true,
+		  .items = { dirty[0], dirty[1] }, .slot_base_gfn = 0x8000, .slot_npages = 3 * 2048,
+		  .list = 2, .e = { { 0, 0x8001, 1 } } },
+		/* ... and always the exact SPTEs with an indirect root */
+		{ .what = "dirty log, indirect root", .nitems = 2, .site = EPTF_SITE_DIRTY_LOG,
+		  .items = { dirty[0], dirty[1] }, .slot_base_gfn = 0x8000, .slot_npages = 100,
+		  .list = 2 },
+	};
 
 	(void)state;
-	/* sync: leaf SPTEs are flushed (defect 4 fixed) */
-	ctx_init(&ctx, s);
-	items[0] = spte_item(1, 0x10, true, EPTF_CHG_WRPROT);
-	items[1] = spte_item(1, 0x30, true, EPTF_CHG_DROP);
-	fp = fp_new(EPTF_SITE_SYNC_PAGE, 2, 1, false);
-	flush_expect_list(s, &ctx, &fp, 2);
-	assert_entry(&fk.calls[0], 0, 0x10, 1, EPTF_HV_UNIT_4K);
-	assert_entry(&fk.calls[0], 1, 0x30, 1, EPTF_HV_UNIT_4K);
-
-	/* wp_gfn on a huge SPTE: the whole 2 MiB (defect 6 fixed) */
-	ctx_init(&ctx, s);
-	items[0] = spte_item(2, 0x1234, true, EPTF_CHG_WRPROT);
-	fp = fp_new(EPTF_SITE_WP_GFN, 1, 1, true);
-	fp.gfn = 0x1234;
-	flush_expect(s, &ctx, &fp, 1);
-	assert_entry(&fk.calls[0], 0, 0x1200, 512, EPTF_HV_UNIT_4K);
-
-	/* dirty log, direct roots: the memslot range when it needs no more entries */
-	ctx_init(&ctx, s);
-	items[0] = spte_item(1, 0x8001, true, EPTF_CHG_WRPROT);
-	items[1] = spte_item(1, 0x8003, true, EPTF_CHG_WRPROT);
-	fp = fp_new(EPTF_SITE_DIRTY_LOG, 2, 1, true);
-	fp.slot_base_gfn = 0x8000;
-	fp.slot_npages = 100;
-	flush_expect_list(s, &ctx, &fp, 1);
-	assert_entry(&fk.calls[0], 0, 0x8000, 100, EPTF_HV_UNIT_4K);
-	/* ... but the exact SPTEs when the slot would need more entries */
-	ctx_init(&ctx, s);
-	fp.slot_npages = 3 * 2048;
-	flush_expect_list(s, &ctx, &fp, 2);
-	assert_entry(&fk.calls[0], 0, 0x8001, 1, EPTF_HV_UNIT_4K);
-	/* ... and always the exact SPTEs with an indirect root */
-	ctx_init(&ctx, s);
-	fp.slot_npages = 100;
-	roots[0].direct = false;
-	flush_expect_list(s, &ctx, &fp, 2);
-	ctx_fini(&ctx, s);
+	check_site_cases(S("list"), cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_list_failed_call(void **state)

@@ -19,6 +19,7 @@
 #include <eptflush/parent.h>
 
 #include "parent_fake.h"
+#include "parent_test_util.h"
 
 #define R1 0x10000ull
 #define R2 0x20000ull
@@ -35,14 +36,6 @@ static struct eptf_parent *mk(struct fake *f, unsigned tlb, unsigned backing,
 	cfg.vendor = v;
 	assert_int_equal(eptf_parent_create(&cfg, fake_xlate, f, &p), 0);
 	return p;
-}
-
-static struct eptf_parent_stats stats(const struct eptf_parent *p)
-{
-	struct eptf_parent_stats st;
-
-	eptf_parent_get_stats(p, &st);
-	return st;
 }
 
 /* ---- collecting cached entries --------------------------------------- */
@@ -120,37 +113,27 @@ static void test_outcomes_counted(void **state)
 {
 	struct fake f = { .n = 0 };
 	struct eptf_parent *p = mk(&f, 16, 1, EPTF_PARENT_INTEL);
-	struct eptf_parent_stats st;
 
 	(void)state;
 	fake_map(&f, R1, 10, 1, 0x500, true, false);
-	assert_int_equal(eptf_parent_access(p, R1, 10, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R1, 10, true, false), EPTF_ACCESS_TLB_HIT);
-	assert_int_equal(eptf_parent_access(p, R1, 11, false, false), EPTF_ACCESS_UNMAPPED);
-	/* L1 grants no execute: not permitted, nothing new cached */
-	assert_int_equal(eptf_parent_access(p, R1, 10, false, true), EPTF_ACCESS_UNMAPPED);
-	/* an unknown root has nothing cached and L1 maps nothing there */
-	assert_int_equal(eptf_parent_access(p, R2, 10, false, false), EPTF_ACCESS_UNMAPPED);
-	st = stats(p);
-	assert_int_equal(st.ept_violations, 1);
-	assert_int_equal(st.tlb_hits, 1);
-	assert_int_equal(st.tlb_misses, 0);
-	assert_int_equal(st.unmapped, 3);
-	assert_int_equal(st.ept02_entries, 1);
-	assert_int_equal(st.tlb_entries, 1);
+	expect_access_list(p, ACC(R1, 10, EPTF_ACCESS_EPT_VIOLATION),
+			   { R1, 10, true, false, EPTF_ACCESS_TLB_HIT },
+			   ACC(R1, 11, EPTF_ACCESS_UNMAPPED),
+			   /* L1 grants no execute: not permitted, nothing new cached */
+			   { R1, 10, false, true, EPTF_ACCESS_UNMAPPED },
+			   /* an unknown root has nothing cached and L1 maps nothing there */
+			   ACC(R2, 10, EPTF_ACCESS_UNMAPPED));
+	expect_stats(p, STAT(ept_violations, 1), STAT(tlb_hits, 1), STAT(tlb_misses, 0),
+		     STAT(unmapped, 3), STAT(ept02_entries, 1), STAT(tlb_entries, 1));
 	/* drop the TLB entry only: the next access walks EPT02 */
 	{
 		struct eptf_cached c = { .root_hpa = R1, .addr = 10, .level = 1, .in_tlb = true };
 
 		eptf_parent_drop(p, &c);
 	}
-	assert_int_equal(eptf_parent_access(p, R1, 10, false, false), EPTF_ACCESS_TLB_MISS);
-	assert_int_equal(eptf_parent_access(p, R1, 10, false, false), EPTF_ACCESS_TLB_HIT);
-	st = stats(p);
-	assert_int_equal(st.tlb_misses, 1);
-	assert_int_equal(st.tlb_hits, 2);
-	assert_int_equal(st.tlb_dropped, 1);
-	assert_int_equal(st.ept02_dropped, 0);
+	expect_access_list(p, ACC(R1, 10, EPTF_ACCESS_TLB_MISS), ACC(R1, 10, EPTF_ACCESS_TLB_HIT));
+	expect_stats(p, STAT(tlb_misses, 1), STAT(tlb_hits, 2), STAT(tlb_dropped, 1),
+		     STAT(ept02_dropped, 0));
 	/* an address past the tree (2^45 pages) is never cached */
 	fake_map(&f, R1, 1ull << 45, 1, 1, true, true);
 	assert_int_equal(eptf_parent_access(p, R1, 1ull << 45, false, false), EPTF_ACCESS_UNMAPPED);
@@ -165,25 +148,17 @@ static void test_tlb_lru_order(void **state)
 
 	(void)state;
 	fake_map(&f, R1, 0, 3, 0x100000, true, true); /* one 1 GiB L1 leaf, splintered to 4 KiB */
-	assert_int_equal(eptf_parent_access(p, R1, A, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R1, B, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R1, C, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R1, D, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	/* LRU order now D C B A; touching A makes B the oldest */
-	assert_int_equal(eptf_parent_access(p, R1, A, false, false), EPTF_ACCESS_TLB_HIT);
-	assert_int_equal(eptf_parent_access(p, R1, E, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(stats(p).tlb_evictions, 1);
-	assert_int_equal(stats(p).tlb_entries, 4);
+	expect_access_list(p, ACC(R1, A, EPTF_ACCESS_EPT_VIOLATION), ACC(R1, B, EPTF_ACCESS_EPT_VIOLATION),
+			   ACC(R1, C, EPTF_ACCESS_EPT_VIOLATION), ACC(R1, D, EPTF_ACCESS_EPT_VIOLATION),
+			   /* LRU order now D C B A; touching A makes B the oldest */
+			   ACC(R1, A, EPTF_ACCESS_TLB_HIT), ACC(R1, E, EPTF_ACCESS_EPT_VIOLATION));
+	expect_stats(p, STAT(tlb_evictions, 1), STAT(tlb_entries, 4));
 	/* B was evicted from the TLB but is still in EPT02: a miss, which evicts C */
-	assert_int_equal(eptf_parent_access(p, R1, B, false, false), EPTF_ACCESS_TLB_MISS);
-	assert_int_equal(eptf_parent_access(p, R1, A, false, false), EPTF_ACCESS_TLB_HIT);
-	assert_int_equal(eptf_parent_access(p, R1, E, false, false), EPTF_ACCESS_TLB_HIT);
-	assert_int_equal(eptf_parent_access(p, R1, C, false, false), EPTF_ACCESS_TLB_MISS);
-	/* order was B E A D before C came in: D went */
-	assert_int_equal(eptf_parent_access(p, R1, D, false, false), EPTF_ACCESS_TLB_MISS);
-	assert_int_equal(stats(p).tlb_evictions, 4);
-	assert_int_equal(stats(p).tlb_entries, 4);
-	assert_int_equal(stats(p).ept02_entries, 5);
+	expect_access_list(p, ACC(R1, B, EPTF_ACCESS_TLB_MISS), ACC(R1, A, EPTF_ACCESS_TLB_HIT),
+			   ACC(R1, E, EPTF_ACCESS_TLB_HIT), ACC(R1, C, EPTF_ACCESS_TLB_MISS),
+			   /* order was B E A D before C came in: D went */
+			   ACC(R1, D, EPTF_ACCESS_TLB_MISS));
+	expect_stats(p, STAT(tlb_evictions, 4), STAT(tlb_entries, 4), STAT(ept02_entries, 5));
 	eptf_parent_destroy(p);
 }
 
@@ -199,11 +174,9 @@ static void test_tlb_capacity_is_global(void **state)
 		assert_int_equal(eptf_parent_access(p, R1, a, false, false), EPTF_ACCESS_EPT_VIOLATION);
 	for (uint64_t a = 0; a < 2; a++)
 		assert_int_equal(eptf_parent_access(p, R2, a, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(stats(p).tlb_entries, 4);
-	assert_int_equal(stats(p).tlb_evictions, 1);
+	expect_stats(p, STAT(tlb_entries, 4), STAT(tlb_evictions, 1));
 	/* R1's first page was the oldest overall */
-	assert_int_equal(eptf_parent_access(p, R1, 0, false, false), EPTF_ACCESS_TLB_MISS);
-	assert_int_equal(eptf_parent_access(p, R2, 1, false, false), EPTF_ACCESS_TLB_HIT);
+	expect_access_list(p, ACC(R1, 0, EPTF_ACCESS_TLB_MISS), ACC(R2, 1, EPTF_ACCESS_TLB_HIT));
 	/* same address, other root: separate entries with separate frames */
 	{
 		struct coll *k1 = all_entries(p, R1, 0, 1), *k2 = all_entries(p, R2, 0, 1);
@@ -223,8 +196,7 @@ static void test_tlb_disabled(void **state)
 
 	(void)state;
 	fake_map(&f, R1, 7, 1, 0x70, false, false);
-	assert_int_equal(eptf_parent_access(p, R1, 7, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R1, 7, false, false), EPTF_ACCESS_TLB_MISS);
+	expect_access_list(p, ACC(R1, 7, EPTF_ACCESS_EPT_VIOLATION), ACC(R1, 7, EPTF_ACCESS_TLB_MISS));
 	assert_int_equal(stats(p).tlb_entries, 0);
 	eptf_parent_destroy(p);
 }
@@ -283,7 +255,6 @@ static void test_permission_rewalk(void **state)
 {
 	struct fake f = { .n = 0 };
 	struct eptf_parent *p = mk(&f, 64, 1, EPTF_PARENT_AMD);
-	struct eptf_parent_stats st;
 	struct coll *k;
 
 	(void)state;
@@ -294,15 +265,10 @@ static void test_permission_rewalk(void **state)
 	assert_int_equal(eptf_parent_access(p, R1, 40, false, false), EPTF_ACCESS_EPT_VIOLATION);
 	/* L1 makes it writable (e.g. a dirty-logging write fault); the cached RO entry re-walks */
 	f.m[0].w = true;
-	assert_int_equal(eptf_parent_access(p, R1, 40, true, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R1, 40, true, false), EPTF_ACCESS_TLB_HIT);
-	st = stats(p);
-	assert_int_equal(st.ept_violations, 2);
-	assert_int_equal(st.ept02_replaced, 1);
-	assert_int_equal(st.tlb_replaced, 1);
-	assert_int_equal(st.ept02_dropped, 0);
-	assert_int_equal(st.ept02_entries, 1);
-	assert_int_equal(st.tlb_entries, 1);
+	expect_access_list(p, { R1, 40, true, false, EPTF_ACCESS_EPT_VIOLATION },
+			   { R1, 40, true, false, EPTF_ACCESS_TLB_HIT });
+	expect_stats(p, STAT(ept_violations, 2), STAT(ept02_replaced, 1), STAT(tlb_replaced, 1),
+		     STAT(ept02_dropped, 0), STAT(ept02_entries, 1), STAT(tlb_entries, 1));
 	k = all_entries(p, R1, 40, 1);
 	assert_int_equal(k->n, 2);
 	assert_true(k->c[0].writable && k->c[1].writable);
@@ -320,8 +286,8 @@ static void test_huge_replaces_small(void **state)
 	/* L1 first maps 4 KiB pieces read-only, then collapses them into a writable 2 MiB leaf */
 	fake_map(&f, R1, 1024, 1, 0x9000, false, false);
 	fake_map(&f, R1, 1025, 1, 0x9001, false, false);
-	assert_int_equal(eptf_parent_access(p, R1, 1024, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R1, 1025, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	expect_access_list(p, ACC(R1, 1024, EPTF_ACCESS_EPT_VIOLATION),
+			   ACC(R1, 1025, EPTF_ACCESS_EPT_VIOLATION));
 	fake_map(&f, R1, 1024, 2, 0x9000, true, false);
 	assert_int_equal(eptf_parent_access(p, R1, 1025, true, false), EPTF_ACCESS_EPT_VIOLATION);
 	k = all_entries(p, R1, 0, 1ull << 30);
@@ -337,7 +303,6 @@ static void test_flush_root(void **state)
 {
 	struct fake f = { .n = 0 };
 	struct eptf_parent *p = mk(&f, 64, 1, EPTF_PARENT_INTEL);
-	struct eptf_parent_stats st;
 
 	(void)state;
 	fake_map(&f, R1, 0, 2, 0x1000, true, true);
@@ -348,14 +313,9 @@ static void test_flush_root(void **state)
 	}
 	eptf_parent_flush_root(p, R1);
 	eptf_parent_flush_root(p, 0xdead000); /* unknown root: nothing cached, still counted */
-	st = stats(p);
-	assert_int_equal(st.root_flushes, 2);
-	assert_int_equal(st.ept02_dropped, 10);
-	assert_int_equal(st.tlb_dropped, 10);
-	assert_int_equal(st.ept02_entries, 10);
-	assert_int_equal(st.tlb_entries, 10);
-	assert_int_equal(eptf_parent_access(p, R1, 3, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R2, 3, false, false), EPTF_ACCESS_TLB_HIT);
+	expect_stats(p, STAT(root_flushes, 2), STAT(ept02_dropped, 10), STAT(tlb_dropped, 10),
+		     STAT(ept02_entries, 10), STAT(tlb_entries, 10));
+	expect_access_list(p, ACC(R1, 3, EPTF_ACCESS_EPT_VIOLATION), ACC(R2, 3, EPTF_ACCESS_TLB_HIT));
 	eptf_parent_destroy(p);
 }
 
@@ -368,7 +328,6 @@ static void test_forget_root(void **state)
 {
 	struct fake f = { .n = 0 };
 	struct eptf_parent *p = mk(&f, 8, 1, EPTF_PARENT_INTEL);
-	struct eptf_parent_stats st;
 	uint64_t bytes_empty = stats(p).bytes;
 
 	(void)state;
@@ -382,12 +341,10 @@ static void test_forget_root(void **state)
 	uint64_t bytes_r2 = stats(p).bytes;
 	eptf_parent_forget_root(p, R1);
 	eptf_parent_forget_root(p, 0xdead000); /* unknown: ignored */
-	st = stats(p);
-	assert_int_equal(st.ept02_dropped, 0);
-	assert_int_equal(st.tlb_dropped, 0);
-	assert_int_equal(st.ept02_entries, 2);
-	assert_int_equal(st.tlb_entries, 8); /* 6 orphans still hold their slots */
-	assert_true(st.bytes < bytes_r2);
+	/* 6 orphans still hold their TLB slots */
+	expect_stats(p, STAT(ept02_dropped, 0), STAT(tlb_dropped, 0), STAT(ept02_entries, 2),
+		     STAT(tlb_entries, 8));
+	assert_true(stats(p).bytes < bytes_r2);
 	{
 		struct coll *k = all_entries(p, R1, 0, 1ull << 36);
 
@@ -397,15 +354,11 @@ static void test_forget_root(void **state)
 	/* the TLB is full: the next fills evict the orphans first (they are the oldest) */
 	for (uint64_t a = 2; a < 8; a++)
 		assert_int_equal(eptf_parent_access(p, R2, a, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	st = stats(p);
-	assert_int_equal(st.tlb_evictions, 6);
-	assert_int_equal(st.tlb_entries, 8);
+	expect_stats(p, STAT(tlb_evictions, 6), STAT(tlb_entries, 8));
 	assert_int_equal(eptf_parent_access(p, R2, 0, false, false), EPTF_ACCESS_TLB_HIT);
 	/* forgetting the last root frees everything */
 	eptf_parent_forget_root(p, R2);
-	st = stats(p);
-	assert_int_equal(st.ept02_entries, 0);
-	assert_int_equal(st.bytes, bytes_empty);
+	expect_stats(p, STAT(ept02_entries, 0), STAT(bytes, bytes_empty));
 	/* a root with orphans in the pool is not resurrected by a new access */
 	assert_int_equal(eptf_parent_access(p, R1, 0, false, false), EPTF_ACCESS_EPT_VIOLATION);
 	eptf_parent_destroy(p);
@@ -423,8 +376,7 @@ static void test_forget_last_root(void **state)
 
 	(void)state;
 	fake_map(&f, R1, 0, 1, 0x1000, true, true);
-	assert_int_equal(eptf_parent_access(p, R1, 0, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R1, 0, false, false), EPTF_ACCESS_TLB_HIT);
+	expect_access_list(p, ACC(R1, 0, EPTF_ACCESS_EPT_VIOLATION), ACC(R1, 0, EPTF_ACCESS_TLB_HIT));
 	eptf_parent_forget_root(p, R1);
 	k = all_entries(p, R1, 0, 1ull << 36);
 	assert_int_equal(k->n, 0);
@@ -479,8 +431,7 @@ static void test_drop_within_node(void **state)
 	/* the rest of the first node, then all: the tree empties and its memory goes */
 	eptf_parent_drop_range(p, R1, 0, 512);
 	eptf_parent_drop_range(p, R1, 0, 1024);
-	assert_int_equal(stats(p).ept02_entries, 0);
-	assert_int_equal(stats(p).ept02_dropped, 1024);
+	expect_stats(p, STAT(ept02_entries, 0), STAT(ept02_dropped, 1024));
 	assert_int_equal(eptf_parent_access(p, R1, 5, false, false), EPTF_ACCESS_EPT_VIOLATION);
 	eptf_parent_destroy(p);
 }

@@ -18,6 +18,8 @@
 #include <eptflush/hv.h>
 #include <eptflush/parent.h>
 
+#include "parent_test_util.h"
+
 #define R1 0x10000ull
 #define R2 0x20000ull
 
@@ -47,14 +49,6 @@ static struct eptf_parent *mk(enum eptf_parent_vendor v)
 	return mk_cfg(&cfg);
 }
 
-static struct eptf_parent_stats stats(const struct eptf_parent *p)
-{
-	struct eptf_parent_stats st;
-
-	eptf_parent_get_stats(p, &st);
-	return st;
-}
-
 /* Touch pages [a, a + n) of @root. */
 static void touch(struct eptf_parent *p, uint64_t root, uint64_t a, uint64_t n)
 {
@@ -74,41 +68,53 @@ static uint16_t fill(struct eptf_hv_flush_list *l, uint64_t as, const uint64_t (
 	return (uint16_t)n;
 }
 
+/* A parent, its hypercall transport, a list page and the last call's outcome. */
+struct rig {
+	struct eptf_parent *p;
+	struct eptf_hv_transport t;
+	struct eptf_hv_flush_list l;
+	struct eptf_hv_call_info info;
+};
+
+static void rig_init(struct rig *g, struct eptf_parent *p)
+{
+	memset(g, 0, sizeof(*g));
+	g->p = p;
+	g->t = eptf_parent_transport(p);
+}
+
+/* A list call of @n entries through the rep driver: returns its rc, g->info has the rest. */
+static int rig_list(struct rig *g, uint16_t n)
+{
+	return eptf_hv_flush_list_call(&g->t, &g->l, n, &g->info);
+}
+
 /* 10 pages at 0 and 10 at 100 in R1, 10 at 0 in R2; list flush [0,5) + [100,102) of R1. */
 static void list_case(enum eptf_parent_vendor v, uint64_t want_tlb_dropped)
 {
-	struct eptf_parent *p = mk(v);
-	struct eptf_hv_transport t = eptf_parent_transport(p);
-	struct eptf_hv_flush_list l;
-	struct eptf_hv_call_info info;
+	struct rig g;
 	const uint64_t r[][2] = { { 0, 5 }, { 100, 2 } };
-	struct eptf_parent_stats st;
-	uint16_t n = fill(&l, R1, r, 2);
+	uint16_t n;
 
-	touch(p, R1, 0, 10);
-	touch(p, R1, 100, 10);
-	touch(p, R2, 0, 10);
-	assert_int_equal(eptf_hv_flush_list_call(&t, &l, n, &info), 0);
-	assert_int_equal(info.status, EPTF_HV_STATUS_SUCCESS);
-	assert_int_equal(info.reps_done, 2);
-	assert_int_equal(info.issues, 1);
-	st = stats(p);
-	assert_int_equal(st.hypercalls, 1);
-	assert_int_equal(st.list_hypercalls, 1);
-	assert_int_equal(st.list_entries, 2);
-	assert_int_equal(st.pages_flushed, 7);
-	assert_int_equal(st.ept02_dropped, 7);
-	assert_int_equal(st.tlb_dropped, want_tlb_dropped);
-	assert_int_equal(st.ept02_entries, 30 - 7);
-	assert_int_equal(st.tlb_entries, 30 - want_tlb_dropped);
-	assert_int_equal(st.full_flushes, 0);
+	rig_init(&g, mk(v));
+	n = fill(&g.l, R1, r, 2);
+	touch(g.p, R1, 0, 10);
+	touch(g.p, R1, 100, 10);
+	touch(g.p, R2, 0, 10);
+	assert_int_equal(rig_list(&g, n), 0);
+	assert_int_equal(g.info.status, EPTF_HV_STATUS_SUCCESS);
+	assert_int_equal(g.info.reps_done, 2);
+	assert_int_equal(g.info.issues, 1);
+	expect_stats(g.p, STAT(hypercalls, 1), STAT(list_hypercalls, 1), STAT(list_entries, 2),
+		     STAT(pages_flushed, 7), STAT(ept02_dropped, 7), STAT(tlb_dropped, want_tlb_dropped),
+		     STAT(ept02_entries, 30 - 7), STAT(tlb_entries, 30 - want_tlb_dropped),
+		     STAT(full_flushes, 0));
 	/* flushed pages fault again; unflushed ones hit the TLB (AMD) or walk EPT02 (Intel) */
-	assert_int_equal(eptf_parent_access(p, R1, 4, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R1, 101, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	assert_int_equal(eptf_parent_access(p, R1, 5, false, false),
-			 v == EPTF_PARENT_AMD ? EPTF_ACCESS_TLB_HIT : EPTF_ACCESS_TLB_MISS);
-	assert_int_equal(eptf_parent_access(p, R2, 0, false, false), EPTF_ACCESS_TLB_HIT);
-	eptf_parent_destroy(p);
+	expect_access_list(g.p, ACC(R1, 4, EPTF_ACCESS_EPT_VIOLATION),
+			   ACC(R1, 101, EPTF_ACCESS_EPT_VIOLATION),
+			   ACC(R1, 5, v == EPTF_PARENT_AMD ? EPTF_ACCESS_TLB_HIT : EPTF_ACCESS_TLB_MISS),
+			   ACC(R2, 0, EPTF_ACCESS_TLB_HIT));
+	eptf_parent_destroy(g.p);
 }
 
 static void test_list_flush_intel(void **state)
@@ -126,107 +132,84 @@ static void test_list_flush_amd(void **state)
 static void test_list_flush_huge_entries(void **state)
 {
 	struct eptf_parent_config cfg;
-	struct eptf_parent *p;
-	struct eptf_hv_transport t;
-	struct eptf_hv_flush_list l;
-	struct eptf_hv_call_info info;
+	struct rig g;
 
 	(void)state;
 	eptf_parent_config_default(&cfg);
 	cfg.vendor = EPTF_PARENT_AMD;
 	cfg.allow_large = true;
-	p = mk_cfg(&cfg);
-	t = eptf_parent_transport(p);
-	touch(p, R1, 510, 4); /* 510..513 straddle the first 2 MiB boundary */
-	memset(&l, 0, sizeof(l));
-	l.address_space = R1;
+	rig_init(&g, mk_cfg(&cfg));
+	touch(g.p, R1, 510, 4); /* 510..513 straddle the first 2 MiB boundary */
+	g.l.address_space = R1;
 	/* one 2 MiB entry [512, 1024) */
-	assert_int_equal(eptf_hv_entry_encode(512, 1, EPTF_HV_UNIT_2M, &l.gpa_list[0]), 0);
-	assert_int_equal(eptf_hv_flush_list_call(&t, &l, 1, &info), 0);
-	assert_int_equal(stats(p).pages_flushed, 512);
-	assert_int_equal(stats(p).ept02_dropped, 2);
-	assert_int_equal(stats(p).tlb_dropped, 2);
-	eptf_parent_destroy(p);
+	assert_int_equal(eptf_hv_entry_encode(512, 1, EPTF_HV_UNIT_2M, &g.l.gpa_list[0]), 0);
+	assert_int_equal(rig_list(&g, 1), 0);
+	expect_stats(g.p, STAT(pages_flushed, 512), STAT(ept02_dropped, 2), STAT(tlb_dropped, 2));
+	eptf_parent_destroy(g.p);
 }
 
 static void test_space_flush(void **state)
 {
-	struct eptf_parent *p = mk(EPTF_PARENT_AMD);
-	struct eptf_hv_transport t = eptf_parent_transport(p);
-	struct eptf_hv_call_info info;
-	struct eptf_parent_stats st;
+	struct rig g;
 
 	(void)state;
-	touch(p, R1, 0, 10);
-	touch(p, R2, 0, 3);
-	assert_int_equal(eptf_hv_flush_space_call(&t, R1, &info), 0);
+	rig_init(&g, mk(EPTF_PARENT_AMD));
+	touch(g.p, R1, 0, 10);
+	touch(g.p, R2, 0, 3);
+	assert_int_equal(eptf_hv_flush_space_call(&g.t, R1, &g.info), 0);
 	/* an unknown root: nothing cached, still a successful full flush */
-	assert_int_equal(eptf_hv_flush_space_call(&t, 0x777000, &info), 0);
-	st = stats(p);
-	assert_int_equal(st.hypercalls, 2);
-	assert_int_equal(st.list_hypercalls, 0);
-	assert_int_equal(st.full_flushes, 2);
-	assert_int_equal(st.ept02_dropped, 10);
-	assert_int_equal(st.tlb_dropped, 10);
-	assert_int_equal(st.ept02_entries, 3);
-	assert_int_equal(st.tlb_entries, 3);
-	eptf_parent_destroy(p);
+	assert_int_equal(eptf_hv_flush_space_call(&g.t, 0x777000, &g.info), 0);
+	expect_stats(g.p, STAT(hypercalls, 2), STAT(list_hypercalls, 0), STAT(full_flushes, 2),
+		     STAT(ept02_dropped, 10), STAT(tlb_dropped, 10), STAT(ept02_entries, 3),
+		     STAT(tlb_entries, 3));
+	eptf_parent_destroy(g.p);
 }
 
 static void test_rejected_has_no_effect(void **state)
 {
-	struct eptf_parent *p = mk(EPTF_PARENT_INTEL);
-	struct eptf_hv_transport t = eptf_parent_transport(p);
-	struct eptf_hv_flush_list l;
-	struct eptf_hv_call_info info;
+	struct rig g;
 	const uint64_t r[][2] = { { 0, 10 } };
-	struct eptf_parent_stats st;
-	uint16_t n = fill(&l, R1, r, 1);
+	uint16_t n;
 
 	(void)state;
-	touch(p, R1, 0, 10);
-	l.flags = 1; /* RsvdZ */
-	assert_int_equal(eptf_hv_flush_list_call(&t, &l, n, &info), EPTF_EHV);
-	assert_int_equal(info.status, EPTF_HV_STATUS_INVALID_PARAMETER);
+	rig_init(&g, mk(EPTF_PARENT_INTEL));
+	n = fill(&g.l, R1, r, 1);
+	touch(g.p, R1, 0, 10);
+	g.l.flags = 1; /* RsvdZ */
+	assert_int_equal(rig_list(&g, n), EPTF_EHV);
+	assert_int_equal(g.info.status, EPTF_HV_STATUS_INVALID_PARAMETER);
 	/* a large entry the parent does not accept (allow_large is false) */
-	l.flags = 0;
-	assert_int_equal(eptf_hv_entry_encode(0, 1, EPTF_HV_UNIT_2M, &l.gpa_list[0]), 0);
-	assert_int_equal(eptf_hv_flush_list_call(&t, &l, n, &info), EPTF_EHV);
-	assert_int_equal(info.status, EPTF_HV_STATUS_INVALID_PARAMETER);
+	g.l.flags = 0;
+	assert_int_equal(eptf_hv_entry_encode(0, 1, EPTF_HV_UNIT_2M, &g.l.gpa_list[0]), 0);
+	assert_int_equal(rig_list(&g, n), EPTF_EHV);
+	assert_int_equal(g.info.status, EPTF_HV_STATUS_INVALID_PARAMETER);
 	/* an unknown call code straight through the transport */
-	assert_int_equal(eptf_hv_result_status(t.hypercall(t.ctx, 0x1234, &l, sizeof(l))),
+	assert_int_equal(eptf_hv_result_status(g.t.hypercall(g.t.ctx, 0x1234, &g.l, sizeof(g.l))),
 			 EPTF_HV_STATUS_INVALID_HYPERCALL_CODE);
-	st = stats(p);
-	assert_int_equal(st.hypercalls, 3);
-	assert_int_equal(st.rejected, 3);
-	assert_int_equal(st.list_entries, 0);
-	assert_int_equal(st.ept02_dropped, 0);
-	assert_int_equal(st.tlb_dropped, 0);
-	assert_int_equal(st.ept02_entries, 10);
-	eptf_parent_destroy(p);
+	expect_stats(g.p, STAT(hypercalls, 3), STAT(rejected, 3), STAT(list_entries, 0),
+		     STAT(ept02_dropped, 0), STAT(tlb_dropped, 0), STAT(ept02_entries, 10));
+	eptf_parent_destroy(g.p);
 }
 
 static void test_result_word_reps(void **state)
 {
-	struct eptf_parent *p = mk(EPTF_PARENT_INTEL);
-	struct eptf_hv_transport t = eptf_parent_transport(p);
-	struct eptf_hv_flush_list l;
+	struct rig g;
 	const uint64_t r[][2] = { { 0, 1 }, { 10, 1 }, { 20, 1 }, { 30, 1 } };
-	uint16_t n = fill(&l, R1, r, 4);
+	uint16_t n;
 	uint64_t ctl, res;
 
 	(void)state;
-	touch(p, R1, 0, 40);
+	rig_init(&g, mk(EPTF_PARENT_INTEL));
+	n = fill(&g.l, R1, r, 4);
+	touch(g.p, R1, 0, 40);
 	/* a continuation from rep 2: applies reps 2 and 3 only, reports 4 completed in total */
 	ctl = EPTF_HVCALL_FLUSH_GPA_LIST | (uint64_t)n << 32 | (uint64_t)2 << 48;
-	res = t.hypercall(t.ctx, ctl, &l, 16 + 8u * n);
+	res = g.t.hypercall(g.t.ctx, ctl, &g.l, 16 + 8u * n);
 	assert_int_equal(eptf_hv_result_status(res), EPTF_HV_STATUS_SUCCESS);
 	assert_int_equal(eptf_hv_result_reps(res), 4);
-	assert_int_equal(stats(p).list_entries, 2);
-	assert_int_equal(stats(p).ept02_dropped, 2);
-	assert_int_equal(eptf_parent_access(p, R1, 10, false, false), EPTF_ACCESS_TLB_MISS);
-	assert_int_equal(eptf_parent_access(p, R1, 20, false, false), EPTF_ACCESS_EPT_VIOLATION);
-	eptf_parent_destroy(p);
+	expect_stats(g.p, STAT(list_entries, 2), STAT(ept02_dropped, 2));
+	expect_access_list(g.p, ACC(R1, 10, EPTF_ACCESS_TLB_MISS), ACC(R1, 20, EPTF_ACCESS_EPT_VIOLATION));
+	eptf_parent_destroy(g.p);
 }
 
 static struct eptf_parent *mk_inject(uint32_t err, uint32_t part, uint32_t to, uint64_t seed)
@@ -238,6 +221,7 @@ static struct eptf_parent *mk_inject(uint32_t err, uint32_t part, uint32_t to, u
 	return mk_cfg(&cfg);
 }
 
+/* @n single-page entries at 0, 10, 20, ... of R1. */
 static uint16_t many(struct eptf_hv_flush_list *l, uint16_t n)
 {
 	memset(l, 0, sizeof(*l));
@@ -247,89 +231,82 @@ static uint16_t many(struct eptf_hv_flush_list *l, uint16_t n)
 	return n;
 }
 
+/*
+ * A parent injecting faults at the given rates (ppm) with @seed, @n entries
+ * listed by many() and every page they name touched. Returns the entry count.
+ */
+static uint16_t inject_rig(struct rig *g, uint32_t err, uint32_t part, uint32_t to,
+			   uint64_t seed, uint16_t n)
+{
+	rig_init(g, mk_inject(err, part, to, seed));
+	many(&g->l, n);
+	touch(g->p, R1, 0, 10u * n);
+	return n;
+}
+
 static void test_inject_hv_error(void **state)
 {
-	struct eptf_parent *p = mk_inject(1000000, 0, 0, 1);
-	struct eptf_hv_transport t = eptf_parent_transport(p);
-	struct eptf_hv_flush_list l;
-	struct eptf_hv_call_info info;
-	uint16_t n = many(&l, 8);
+	struct rig g;
+	uint16_t n = inject_rig(&g, 1000000, 0, 0, 1, 8);
 
 	(void)state;
-	touch(p, R1, 0, 80);
-	assert_int_equal(eptf_hv_flush_list_call(&t, &l, n, &info), EPTF_EHV);
-	assert_int_equal(info.status, EPTF_HV_STATUS_INSUFFICIENT_MEMORY);
-	assert_int_equal(eptf_hv_flush_space_call(&t, R1, &info), EPTF_EHV);
-	assert_int_equal(info.status, EPTF_HV_STATUS_INSUFFICIENT_MEMORY);
-	assert_int_equal(stats(p).injected, 2);
-	assert_int_equal(stats(p).list_entries, 0);
-	assert_int_equal(stats(p).full_flushes, 0);
-	assert_int_equal(stats(p).ept02_dropped, 0);
-	eptf_parent_destroy(p);
+	assert_int_equal(rig_list(&g, n), EPTF_EHV);
+	assert_int_equal(g.info.status, EPTF_HV_STATUS_INSUFFICIENT_MEMORY);
+	assert_int_equal(eptf_hv_flush_space_call(&g.t, R1, &g.info), EPTF_EHV);
+	assert_int_equal(g.info.status, EPTF_HV_STATUS_INSUFFICIENT_MEMORY);
+	expect_stats(g.p, STAT(injected, 2), STAT(list_entries, 0), STAT(full_flushes, 0),
+		     STAT(ept02_dropped, 0));
+	eptf_parent_destroy(g.p);
 }
 
 static void test_inject_partial_driver_continues(void **state)
 {
-	struct eptf_parent *p = mk_inject(0, 1000000, 0, 42);
-	struct eptf_hv_transport t = eptf_parent_transport(p);
-	struct eptf_hv_flush_list l;
-	struct eptf_hv_call_info info;
-	uint16_t n = many(&l, 50);
-	struct eptf_parent_stats st;
+	struct rig g;
+	uint16_t n = inject_rig(&g, 0, 1000000, 0, 42, 50);
 
 	(void)state;
-	touch(p, R1, 0, 500);
-	assert_int_equal(eptf_hv_flush_list_call(&t, &l, n, &info), 0);
-	assert_int_equal(info.reps_done, 50);
-	assert_true(info.issues > 1);
-	st = stats(p);
-	assert_int_equal(st.hypercalls, info.issues);
+	assert_int_equal(rig_list(&g, n), 0);
+	assert_int_equal(g.info.reps_done, 50);
+	assert_true(g.info.issues > 1);
 	/* every call with >= 2 reps left is cut short; the last one (1 rep left) cannot be */
-	assert_int_equal(st.injected, info.issues - 1);
-	assert_int_equal(st.list_entries, 50);
-	assert_int_equal(st.ept02_dropped, 50);
-	eptf_parent_destroy(p);
+	expect_stats(g.p, STAT(hypercalls, g.info.issues), STAT(injected, g.info.issues - 1),
+		     STAT(list_entries, 50), STAT(ept02_dropped, 50));
+	eptf_parent_destroy(g.p);
 }
 
 static void test_inject_timeout(void **state)
 {
-	struct eptf_parent *p = mk_inject(0, 0, 1000000, 7);
-	struct eptf_hv_transport t = eptf_parent_transport(p);
-	struct eptf_hv_flush_list l;
-	struct eptf_hv_call_info info;
-	uint16_t n = many(&l, 50);
+	struct rig g;
+	uint16_t n = inject_rig(&g, 0, 0, 1000000, 7, 50);
 
 	(void)state;
-	touch(p, R1, 0, 500);
-	assert_int_equal(eptf_hv_flush_list_call(&t, &l, n, &info), EPTF_EHV);
-	assert_int_equal(info.status, EPTF_HV_STATUS_TIME_OUT);
-	assert_true(info.reps_done < 50);
-	assert_int_equal(info.issues, 1);
-	assert_int_equal(stats(p).injected, 1);
-	assert_int_equal(stats(p).list_entries, info.reps_done);
-	assert_int_equal(stats(p).ept02_dropped, info.reps_done);
-	eptf_parent_destroy(p);
+	assert_int_equal(rig_list(&g, n), EPTF_EHV);
+	assert_int_equal(g.info.status, EPTF_HV_STATUS_TIME_OUT);
+	assert_true(g.info.reps_done < 50);
+	assert_int_equal(g.info.issues, 1);
+	expect_stats(g.p, STAT(injected, 1), STAT(list_entries, g.info.reps_done),
+		     STAT(ept02_dropped, g.info.reps_done));
+	eptf_parent_destroy(g.p);
 }
 
 /* Run 400 list calls of 8 entries; returns injected count, fills a fingerprint of the outcomes. */
 static uint64_t inject_run(uint32_t err, uint32_t part, uint32_t to, uint64_t seed, uint64_t *fp)
 {
-	struct eptf_parent *p = mk_inject(err, part, to, seed);
-	struct eptf_hv_transport t = eptf_parent_transport(p);
-	struct eptf_hv_flush_list l;
-	struct eptf_hv_call_info info;
-	uint16_t n = many(&l, 8);
+	struct rig g;
+	uint16_t n;
 	uint64_t inj;
 
+	rig_init(&g, mk_inject(err, part, to, seed));
+	n = many(&g.l, 8);
 	*fp = 0;
 	for (int i = 0; i < 400; i++) {
-		int rc = eptf_hv_flush_list_call(&t, &l, n, &info);
+		int rc = rig_list(&g, n);
 
-		*fp = *fp * 31 + (uint64_t)(rc + 100) * 7 + info.status * 13 + info.reps_done * 17 +
-		      info.issues;
+		*fp = *fp * 31 + (uint64_t)(rc + 100) * 7 + g.info.status * 13 +
+		      g.info.reps_done * 17 + g.info.issues;
 	}
-	inj = stats(p).injected;
-	eptf_parent_destroy(p);
+	inj = stats(g.p).injected;
+	eptf_parent_destroy(g.p);
 	return inj;
 }
 
@@ -354,12 +331,8 @@ static void test_inject_deterministic_and_rated(void **state)
 static void test_cost_formula(void **state)
 {
 	struct eptf_parent_config cfg;
-	struct eptf_parent *p;
-	struct eptf_hv_transport t;
-	struct eptf_hv_flush_list l;
-	struct eptf_hv_call_info info;
+	struct rig g;
 	const uint64_t r[][2] = { { 0, 3 }, { 50, 1 } };
-	struct eptf_parent_stats st;
 	uint16_t n;
 
 	(void)state;
@@ -368,23 +341,17 @@ static void test_cost_formula(void **state)
 	cfg.cost = (struct eptf_cost_model){ .hypercall = 1000000000, .list_entry = 10000000,
 					     .full_flush = 100000, .ept_violation = 1000,
 					     .tlb_miss_walk = 10, .entry_drop = 1 };
-	p = mk_cfg(&cfg);
-	t = eptf_parent_transport(p);
-	n = fill(&l, R1, r, 2);
-	touch(p, R1, 0, 10);                 /* 10 violations */
-	touch(p, R1, 50, 1);                 /* 11 */
-	eptf_parent_access(p, R1, 0, false, false); /* evicted from the 8-entry TLB: a miss */
-	assert_int_equal(eptf_hv_flush_list_call(&t, &l, n, &info), 0);   /* 1 call, 2 entries, 4 drops */
-	assert_int_equal(eptf_hv_flush_space_call(&t, R1, &info), 0);     /* 1 call, 7 drops */
-	st = stats(p);
-	assert_int_equal(st.hypercalls, 2);
-	assert_int_equal(st.list_entries, 2);
-	assert_int_equal(st.full_flushes, 1);
-	assert_int_equal(st.ept_violations, 11);
-	assert_int_equal(st.tlb_misses, 1);
-	assert_int_equal(st.ept02_dropped, 11);
-	assert_int_equal(st.modeled_cycles, 2000000000ull + 20000000 + 100000 + 11000 + 10 + 11);
-	eptf_parent_destroy(p);
+	rig_init(&g, mk_cfg(&cfg));
+	n = fill(&g.l, R1, r, 2);
+	touch(g.p, R1, 0, 10);                 /* 10 violations */
+	touch(g.p, R1, 50, 1);                 /* 11 */
+	eptf_parent_access(g.p, R1, 0, false, false); /* evicted from the 8-entry TLB: a miss */
+	assert_int_equal(rig_list(&g, n), 0);                              /* 1 call, 2 entries, 4 drops */
+	assert_int_equal(eptf_hv_flush_space_call(&g.t, R1, &g.info), 0); /* 1 call, 7 drops */
+	expect_stats(g.p, STAT(hypercalls, 2), STAT(list_entries, 2), STAT(full_flushes, 1),
+		     STAT(ept_violations, 11), STAT(tlb_misses, 1), STAT(ept02_dropped, 11),
+		     STAT(modeled_cycles, 2000000000ull + 20000000 + 100000 + 11000 + 10 + 11));
+	eptf_parent_destroy(g.p);
 }
 
 /* Random control words and input pages never crash the parent; every call is counted once. */
@@ -425,9 +392,8 @@ static void test_random_calls_are_safe(void **state)
 		ok += eptf_hv_result_status(res) == EPTF_HV_STATUS_SUCCESS;
 	}
 	{
-		struct eptf_parent_stats st;
+		struct eptf_parent_stats st = stats(p);
 
-		eptf_parent_get_stats(p, &st);
 		assert_int_equal(st.hypercalls, n);
 		assert_int_equal(st.rejected + ok, n);
 		assert_true(ok > 0 && st.rejected > 0);

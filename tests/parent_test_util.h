@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Checks shared by the parent-model tests (test_parent_cache,
- * test_parent_transport): a group of eptf_parent_stats counters checked in
- * one call from a table, and a run of accesses with the outcome each must
- * have. Both name the failing row, which a bare assert_int_equal in a loop
- * would not. Include after <cmocka.h>.
+ * test_parent_checker, test_parent_transport): a group of eptf_parent_stats
+ * counters checked in one call from a table, and a run of accesses with the
+ * outcome each must have. Both name the failing row, which a bare
+ * assert_int_equal in a loop would not. Include after <cmocka.h>.
  */
 #ifndef EPTF_TESTS_PARENT_TEST_UTIL_H
 #define EPTF_TESTS_PARENT_TEST_UTIL_H

@@ -23,6 +23,7 @@
 /* The table this test always had: enough for its cases, small on the stack. */
 #define PARENT_FAKE_MAPS 1024
 #include "parent_fake.h"
+#include "parent_test_util.h"
 
 #define R1 0x10000ull
 #define R2 0x20000ull
@@ -126,9 +127,8 @@ static size_t env_check(struct env *e)
 
 static size_t entries(const struct eptf_parent *p)
 {
-	struct eptf_parent_stats st;
+	const struct eptf_parent_stats st = stats(p);
 
-	eptf_parent_get_stats(p, &st);
 	return (size_t)(st.ept02_entries + st.tlb_entries);
 }
 
@@ -365,7 +365,6 @@ static void test_ideal_drops_exactly_stale(void **state)
 {
 	struct env e;
 	struct eptf_ideal_counts ic;
-	struct eptf_parent_stats st;
 	size_t before;
 
 	(void)state;
@@ -385,15 +384,11 @@ static void test_ideal_drops_exactly_stale(void **state)
 	assert_int_equal(ic.tlb_dropped, 3);
 	assert_int_equal(ic.pages, 3);
 	assert_int_equal(entries(e.p), before - 6);
-	eptf_parent_get_stats(e.p, &st);
-	assert_int_equal(st.ept02_dropped, 3);
-	assert_int_equal(st.tlb_dropped, 3);
-	assert_int_equal(st.hypercalls, 0);
+	expect_stats(e.p, STAT(ept02_dropped, 3), STAT(tlb_dropped, 3), STAT(hypercalls, 0));
 	/* nothing stale is left, and every other entry survived */
 	assert_int_equal(env_check(&e), 0);
-	assert_int_equal(eptf_parent_access(e.p, R1, 4, false, false), EPTF_ACCESS_TLB_HIT);
-	assert_int_equal(eptf_parent_access(e.p, R2, 6, false, false), EPTF_ACCESS_TLB_HIT);
-	assert_int_equal(eptf_parent_access(e.p, R2, 7, false, false), EPTF_ACCESS_EPT_VIOLATION);
+	expect_access_list(e.p, ACC(R1, 4, EPTF_ACCESS_TLB_HIT), ACC(R2, 6, EPTF_ACCESS_TLB_HIT),
+			   ACC(R2, 7, EPTF_ACCESS_EPT_VIOLATION));
 	/* a clean flush point: the oracle does nothing */
 	assert_int_equal(eptf_ideal_flush_xlate(fake_xlate, &e.f, e.p, &e.b.fp, &ic), 0);
 	assert_int_equal(ic.roots, 0);

@@ -131,33 +131,21 @@ uint16_t eptf_hv_validate(uint64_t control, const void *input, size_t input_len,
 
 	/*
 	 * One pass: each entry is loaded, checked and (with @out) decoded
-	 * straight into out->ranges; without @out into one scratch range.
-	 * Two copies of the loop so that the one with @out (every call from
-	 * the parent) has no per-entry test of it.
+	 * straight into out->ranges; without @out into one scratch range,
+	 * which @dst does not move from (a step of 0, not a test per entry).
 	 */
 	{
+		struct eptf_hv_range scratch, *dst = out ? out->ranges : &scratch;
+		size_t step = out ? 1 : 0;
 		const unsigned char *ent = in + EPTF_HV_LIST_HEADER_SIZE + (size_t)c.rep_start * 8u;
 		const unsigned char *end = in + EPTF_HV_LIST_HEADER_SIZE + (size_t)c.rep_count * 8u;
 		bool allow_large = cfg->allow_large;
 
-		if (out) {
-			struct eptf_hv_range *dst = out->ranges;
+		for (; ent < end; ent += 8, dst += step) {
+			uint16_t st = check_entry(load_le64(ent), frame_limit, allow_large, dst);
 
-			for (; ent < end; ent += 8, dst++) {
-				uint16_t st = check_entry(load_le64(ent), frame_limit, allow_large, dst);
-
-				if (st != EPTF_HV_STATUS_SUCCESS)
-					return st;
-			}
-		} else {
-			struct eptf_hv_range scratch;
-
-			for (; ent < end; ent += 8) {
-				uint16_t st = check_entry(load_le64(ent), frame_limit, allow_large, &scratch);
-
-				if (st != EPTF_HV_STATUS_SUCCESS)
-					return st;
-			}
+			if (st != EPTF_HV_STATUS_SUCCESS)
+				return st;
 		}
 	}
 	if (out) {

@@ -32,24 +32,12 @@ _Static_assert(EPTF_HV_MAX_FLUSH_REP_COUNT ==
 _Static_assert(EPTF_HV_MAX_FLUSH_PAGES == (1u << 11), "additional_pages is 11 bits");
 
 /* The control and result word layouts are in wire_priv.h (inline for the hot paths). */
-#define CTL_CODE_MASK EPTF_HV__CTL_CODE_MASK
-#define CTL_FAST_BIT EPTF_HV__CTL_FAST_BIT
-#define CTL_VARHEAD_SHIFT EPTF_HV__CTL_VARHEAD_SHIFT
-#define CTL_VARHEAD_MASK EPTF_HV__CTL_VARHEAD_MASK
-#define CTL_REP_COUNT_SHIFT EPTF_HV__CTL_REP_COUNT_SHIFT
-#define CTL_REP_START_SHIFT EPTF_HV__CTL_REP_START_SHIFT
-#define CTL_REP_MASK EPTF_HV__CTL_REP_MASK
 
 _Static_assert(EPTF_HV_CTL_RESERVED_MASK == ((0x1full << 27) | (0xfull << 44) | (0xfull << 60)),
 	       "reserved control bits are 31:27, 47:44, 63:60");
-_Static_assert((EPTF_HV_CTL_RESERVED_MASK & (CTL_CODE_MASK | CTL_FAST_BIT |
-					     (CTL_VARHEAD_MASK << CTL_VARHEAD_SHIFT) |
-					     (CTL_REP_MASK << CTL_REP_COUNT_SHIFT) |
-					     (CTL_REP_MASK << CTL_REP_START_SHIFT))) == 0,
+_Static_assert((EPTF_HV_CTL_RESERVED_MASK & EPTF_HV__CTL_FIELDS_MASK) == 0,
 	       "control fields and reserved bits do not overlap");
-_Static_assert((EPTF_HV_CTL_RESERVED_MASK | CTL_CODE_MASK | CTL_FAST_BIT |
-		(CTL_VARHEAD_MASK << CTL_VARHEAD_SHIFT) | (CTL_REP_MASK << CTL_REP_COUNT_SHIFT) |
-		(CTL_REP_MASK << CTL_REP_START_SHIFT)) == ~0ull,
+_Static_assert((EPTF_HV_CTL_RESERVED_MASK | EPTF_HV__CTL_FIELDS_MASK) == ~0ull,
 	       "control fields and reserved bits cover all 64 bits");
 
 uint64_t eptf_hv_control_build(const struct eptf_hv_control *c)

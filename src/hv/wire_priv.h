@@ -22,6 +22,12 @@
 #define EPTF_HV__CTL_REP_COUNT_SHIFT 32
 #define EPTF_HV__CTL_REP_START_SHIFT 48
 #define EPTF_HV__CTL_REP_MASK 0xfffull /* 12 bits each */
+/* every bit some field holds (the rest is EPTF_HV_CTL_RESERVED_MASK) */
+#define EPTF_HV__CTL_FIELDS_MASK                                                                        \
+	(EPTF_HV__CTL_CODE_MASK | EPTF_HV__CTL_FAST_BIT |                                               \
+	 (EPTF_HV__CTL_VARHEAD_MASK << EPTF_HV__CTL_VARHEAD_SHIFT) |                                    \
+	 (EPTF_HV__CTL_REP_MASK << EPTF_HV__CTL_REP_COUNT_SHIFT) |                                      \
+	 (EPTF_HV__CTL_REP_MASK << EPTF_HV__CTL_REP_START_SHIFT))
 
 /* Result word: 15:0 HV_STATUS | 31:16 RsvdZ | 43:32 reps completed | 63:44 RsvdZ */
 #define EPTF_HV__RES_STATUS_MASK 0xffffull

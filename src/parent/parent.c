@@ -229,12 +229,6 @@ static inline void tlb_link_at(struct eptf_parent *p, uint32_t i, uint32_t *b)
 	r->tlb_n[e->level]++;
 }
 
-/* Take slot @i (filled in, root set) into the hash and its root's chain. */
-static void tlb_link(struct eptf_parent *p, uint32_t i)
-{
-	tlb_link_at(p, i, tlb_bucket(p, p->tlb[i].root, p->tlb[i].addr));
-}
-
 /* Take slot @i out of the hash only. */
 static void tlb_unhash(struct eptf_parent *p, uint32_t i)
 {
@@ -325,12 +319,6 @@ static void tlb_remove_range(struct eptf_parent *p, struct proot *r, uint64_t lo
 	}
 }
 
-/* The end of [addr, addr + pages), saturated at 2^64 - 1. */
-static inline uint64_t range_end(uint64_t addr, uint64_t pages)
-{
-	return pages > UINT64_MAX - addr ? UINT64_MAX : addr + pages;
-}
-
 static void ept_leaf_gone(void *ctx, uint64_t addr, unsigned level, uint64_t payload)
 {
 	uint64_t *count = ctx;
@@ -376,55 +364,43 @@ static void tlb_evict_lru(struct eptf_parent *p)
  * 4 KiB fill right after a lookup of that page missed), so the removal pass
  * would find nothing and is skipped.
  */
-static void tlb_fill(struct eptf_parent *p, struct proot *r, uint64_t base, unsigned level,
-		     uint64_t frame, bool w, bool x, bool none_overlap)
-{
-	uint32_t i;
-
-	if (!p->cfg.tlb_entries)
-		return;
-	/* Make room first: the replaced entries' slots are taken before any eviction. */
-	if (!none_overlap)
-		tlb_remove_range(p, r, base, base + RX_SPAN(level), &p->st.tlb_replaced);
-	if (p->free_head == TLB_NIL)
-		tlb_evict_lru(p);
-	i = p->free_head;
-	p->free_head = p->tlb[i].next;
-	p->tlb[i] = (struct tlb_ent){ .root = r, .addr = base, .frame = frame, .prev = TLB_NIL,
-				      .next = TLB_NIL, .level = (uint8_t)level, .writable = w,
-				      .executable = x };
-	tlb_link(p, i);
-	lru_push_front(p, i);
-}
-
 /*
- * tlb_fill() of a 4 KiB entry for the page @addr whose TLB lookup just
- * missed (so nothing overlaps it), given its hash bucket @b: the common
- * fill (an EPT violation at 4 KiB backing), inline in the access, each
- * field written once. The same slot, links and counts as tlb_fill().
+ * Take a slot (evicting the LRU entry when none is free) for @r's entry of
+ * @level at @base, given its hash bucket @b, and link it in as the most
+ * recent. The eviction may unlink an entry from the chain @b heads: *@b is
+ * read after it.
  */
-static inline void tlb_fill_4k(struct eptf_parent *p, struct proot *r, uint32_t *b, uint64_t addr,
-			       uint64_t frame, bool w, bool x)
+static inline void tlb_take(struct eptf_parent *p, struct proot *r, uint32_t *b, uint64_t base,
+			    unsigned level, uint64_t frame, bool w, bool x)
 {
 	struct tlb_ent *e;
 	uint32_t i;
 
-	if (p->free_head == TLB_NIL) {
-		/* the eviction may unlink an entry from the chain @b heads: *b is read after */
+	if (p->free_head == TLB_NIL)
 		tlb_evict_lru(p);
-	}
 	i = p->free_head;
 	e = &p->tlb[i];
 	p->free_head = e->next;
 	e->root = r;
-	e->addr = addr;
+	e->addr = base;
 	e->frame = frame;
-	e->level = 1;
+	e->level = (uint8_t)level;
 	e->writable = w;
 	e->executable = x;
 	e->orphan = false;
 	tlb_link_at(p, i, b);
 	lru_push_front(p, i);
+}
+
+static void tlb_fill(struct eptf_parent *p, struct proot *r, uint64_t base, unsigned level,
+		     uint64_t frame, bool w, bool x, bool none_overlap)
+{
+	if (!p->cfg.tlb_entries)
+		return;
+	/* Make room first: the replaced entries' slots are taken before any eviction. */
+	if (!none_overlap)
+		tlb_remove_range(p, r, base, base + RX_SPAN(level), &p->st.tlb_replaced);
+	tlb_take(p, r, tlb_bucket(p, r, base), base, level, frame, w, x);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
@@ -660,9 +636,10 @@ enum eptf_access_outcome eptf_parent_access(struct eptf_parent *p, uint64_t root
 			 ept_leaf_gone, &p->st.ept02_replaced) < 0)
 		return EPTF_ACCESS_UNMAPPED;
 	if (level == 1 && !tlb_has) {
+		/* the common fill (an EPT violation at 4 KiB backing): nothing overlaps, the lookup's bucket */
 		if (p->cfg.tlb_entries)
-			tlb_fill_4k(p, r, b1 ? b1 : tlb_bucket(p, r, addr), addr, frame, x.writable,
-				    x.executable);
+			tlb_take(p, r, b1 ? b1 : tlb_bucket(p, r, addr), addr, 1, frame, x.writable,
+				 x.executable);
 	} else {
 		tlb_fill(p, r, base, level, frame, x.writable, x.executable, false);
 	}

@@ -80,6 +80,12 @@ void eptf__parent_root_clear(struct eptf_parent *p, struct proot *r);
 void eptf__parent_tlb_remove_range(struct eptf_parent *p, struct proot *r, uint64_t lo, uint64_t hi,
 				   uint64_t *count);
 
+/* The end of [addr, addr + pages), saturated at 2^64 - 1. */
+static inline uint64_t range_end(uint64_t addr, uint64_t pages)
+{
+	return pages > UINT64_MAX - addr ? UINT64_MAX : addr + pages;
+}
+
 /*
  * Drop the EPT02 (and on AMD the TLB) entries of @r overlapping a range,
  * counting them. Inline: the transport calls it once per list entry.
@@ -89,11 +95,8 @@ static inline void eptf__parent_drop_range(struct eptf_parent *p, struct proot *
 {
 	if (!rx_range_empty(&r->ept, gfn, pages))
 		p->st.ept02_dropped += rx_remove_range(&r->ept, gfn, pages, NULL, NULL);
-	if (tlb_too && pages) {
-		uint64_t end = pages > UINT64_MAX - gfn ? UINT64_MAX : gfn + pages;
-
-		eptf__parent_tlb_remove_range(p, r, gfn, end, &p->st.tlb_dropped);
-	}
+	if (tlb_too && pages)
+		eptf__parent_tlb_remove_range(p, r, gfn, range_end(gfn, pages), &p->st.tlb_dropped);
 }
 /* Drop every TLB entry of @r, counting them. */
 void eptf__parent_tlb_clear(struct eptf_parent *p, struct proot *r);

@@ -125,76 +125,52 @@ static void set_field(struct eptf_op *op, enum field f, uint64_t v)
 /* Range checks of one key's value: 0 or EPTF_EINVAL with @detail. */
 static int check_key(uint32_t kind, enum fkey k, uint64_t v, char *detail, size_t dlen)
 {
+	if (key_ok(k, v, specs[kind].level_max, EPTF_MAX_VCPUS))
+		return 0;
+	/* out of key_ok()'s bounds (spec.h): say which and why */
 	switch (k) {
 	case K_SLOT:
-		/* KVM's id is (address space << 16) | id; x86 has two address spaces */
-		if (v > 0x1ffff) {
-			say(detail, dlen, "slot 0x%llx out of range (address space must be 0 or 1)",
-			    (unsigned long long)v);
-			return EPTF_EINVAL;
-		}
-		return 0;
+		say(detail, dlen, "slot 0x%llx out of range (address space must be 0 or 1)", (unsigned long long)v);
+		break;
 	case K_VCPU:
-		if (v >= EPTF_MAX_VCPUS) {
-			say(detail, dlen, "vcpu %llu out of range 0..%d", (unsigned long long)v,
-			    EPTF_MAX_VCPUS - 1);
-			return EPTF_EINVAL;
-		}
-		return 0;
+		say(detail, dlen, "vcpu %llu out of range 0..%d", (unsigned long long)v, EPTF_MAX_VCPUS - 1);
+		break;
 	case K_AS:
-		if (v > 1) {
-			say(detail, dlen, "as %llu out of range 0..1", (unsigned long long)v);
-			return EPTF_EINVAL;
-		}
-		return 0;
+		say(detail, dlen, "as %llu out of range 0..1", (unsigned long long)v);
+		break;
 	case K_LEVEL:
-		if (v < 1 || v > specs[kind].level_max) {
-			say(detail, dlen, "level %llu out of range 1..%u", (unsigned long long)v,
-			    specs[kind].level_max);
-			return EPTF_EINVAL;
-		}
-		return 0;
+		say(detail, dlen, "level %llu out of range 1..%u", (unsigned long long)v, specs[kind].level_max);
+		break;
 	case K_INDEX:
-		if (v > 511) {
-			say(detail, dlen, "index %llu out of range 0..511", (unsigned long long)v);
-			return EPTF_EINVAL;
+		say(detail, dlen, "index %llu out of range 0..511", (unsigned long long)v);
+		break;
+	case K_FIRST:
+		if (v < EPTF_TRACE_PAGE_LIMIT) {
+			say(detail, dlen, "first 0x%llx not a multiple of 64", (unsigned long long)v);
+			break;
 		}
-		return 0;
+		/* fall through */
 	case K_GFN:
 	case K_CR3:
 	case K_ADDR:
 	case K_TABLE:
-	case K_FIRST:
-		if (v >= EPTF_TRACE_PAGE_LIMIT) {
-			say(detail, dlen, "%s 0x%llx out of range (page numbers are below 2^40)",
-			    keys[k].name, (unsigned long long)v);
-			return EPTF_EINVAL;
-		}
-		if (k == K_FIRST && (v & 63)) {
-			say(detail, dlen, "first 0x%llx not a multiple of 64", (unsigned long long)v);
-			return EPTF_EINVAL;
-		}
-		return 0;
+		say(detail, dlen, "%s 0x%llx out of range (page numbers are below 2^40)", keys[k].name,
+		    (unsigned long long)v);
+		break;
 	case K_PAGES:
-		if (v == 0 || v > EPTF_TRACE_PAGE_LIMIT) {
-			say(detail, dlen, "pages 0x%llx out of range 1..2^40", (unsigned long long)v);
-			return EPTF_EINVAL;
-		}
-		return 0;
+		say(detail, dlen, "pages 0x%llx out of range 1..2^40", (unsigned long long)v);
+		break;
 	case K_HVA:
-		if (v & 0xfff) {
-			say(detail, dlen, "hva 0x%llx not page-aligned", (unsigned long long)v);
-			return EPTF_EINVAL;
-		}
-		return 0;
+		say(detail, dlen, "hva 0x%llx not page-aligned", (unsigned long long)v);
+		break;
 	case K_MASK:
 	case K_START:
 	case K_END:
 	case K_PTE:
 	case K_COUNT:
-		return 0;
+		return 0; /* any value (key_ok() said so) */
 	}
-	return 0;
+	return EPTF_EINVAL;
 }
 
 /* Bit per enum field: which fields of @op are not zero. */

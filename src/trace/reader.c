@@ -345,33 +345,6 @@ static inline __attribute__((always_inline)) size_t key_at(const char *p, unsign
 	return 0;
 }
 
-/*
- * The range checks of check_key() in format.c for key @k of a kind whose
- * highest level is @lmax, and vcpu below @nr_vcpus (the header's count,
- * which eptf_trace_read() checks after the parser; at most
- * EPTF_MAX_VCPUS, the parser's bound). tests/test_trace_equiv.c checks
- * them against the reference parser.
- */
-static inline __attribute__((always_inline)) bool key_ok(unsigned k, uint64_t v, unsigned lmax,
-							 unsigned nr_vcpus)
-{
-	switch (k) {
-	case K_SLOT: return v <= 0x1ffff;
-	case K_VCPU: return v < nr_vcpus;
-	case K_AS: return v <= 1;
-	case K_LEVEL: return v - 1 < lmax;
-	case K_INDEX: return v <= 511;
-	case K_GFN:
-	case K_CR3:
-	case K_ADDR:
-	case K_TABLE: return v < EPTF_TRACE_PAGE_LIMIT;
-	case K_FIRST: return v < EPTF_TRACE_PAGE_LIMIT && !(v & 63);
-	case K_PAGES: return v - 1 < EPTF_TRACE_PAGE_LIMIT;
-	case K_HVA: return !(v & 0xfff);
-	}
-	return true; /* mask, start, end, pte: any value */
-}
-
 /* The most decimal digits the writer uses for a decimal key (slot: below 0x10000). */
 #define DEC_DIGITS(k) ((k) == K_SLOT ? 5 : (k) == K_INDEX ? 3 : (k) == K_VCPU ? 2 : 1)
 

@@ -8,7 +8,11 @@
 #ifndef EPTF_TRACE_SPEC_H
 #define EPTF_TRACE_SPEC_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <eptflush/op.h>
+#include <eptflush/trace.h>
 
 /* The struct eptf_op field a key lands in. */
 enum field { F_SLOT, F_VCPU, F_LEVEL, F_ADDR, F_COUNT, F_VALUE };
@@ -73,6 +77,34 @@ enum fword { W_W, W_X, W_DIRECT, W_DIRTY_LOG, W_READONLY, W_COUNT };
 	X(EPTF_OP_UNMAP_HVA, K_START, K_END, NO_KEY, NO_KEY, 0, 0, 0)                                  \
 	X(EPTF_OP_GPT_WRITE, K_TABLE, K_INDEX, K_PTE, NO_KEY, 0, 0, 0)                                 \
 	X(EPTF_OP_SYNC, K_VCPU, NO_KEY, NO_KEY, NO_KEY, 0, 0, 0)
+
+/*
+ * The bounds of key @k's value, for a kind whose highest level is @lmax and
+ * with vcpus below @nr_vcpus: the one copy of them, used by the general
+ * parser and validation (check_key() in format.c, which then says why a
+ * value fails; nr_vcpus EPTF_MAX_VCPUS) and by the reader's fast path (the
+ * header's count, which eptf_trace_read() otherwise checks after the
+ * parser).
+ */
+static inline __attribute__((always_inline)) bool key_ok(unsigned k, uint64_t v, unsigned lmax,
+							 unsigned nr_vcpus)
+{
+	switch (k) {
+	case K_SLOT: return v <= 0x1ffff; /* (address space << 16) | id; x86 has two address spaces */
+	case K_VCPU: return v < nr_vcpus;
+	case K_AS: return v <= 1;
+	case K_LEVEL: return v - 1 < lmax;
+	case K_INDEX: return v <= 511;
+	case K_GFN:
+	case K_CR3:
+	case K_ADDR:
+	case K_TABLE: return v < EPTF_TRACE_PAGE_LIMIT;
+	case K_FIRST: return v < EPTF_TRACE_PAGE_LIMIT && !(v & 63);
+	case K_PAGES: return v - 1 < EPTF_TRACE_PAGE_LIMIT;
+	case K_HVA: return !(v & 0xfff);
+	}
+	return true; /* mask, start, end, pte: any value */
+}
 
 /* Kinds with the cross-field rules of eptf_op_validate(). */
 #define SUM_KINDS (KB(EPTF_OP_SLOT_ADD) | KB(EPTF_OP_ZAP_RANGE))

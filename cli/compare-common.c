@@ -710,72 +710,81 @@ int cmp_run(const struct cmp_opts *o, struct cmp_input *in, struct cmp_lane *lan
 	    bool sample, struct eptf_report *rep)
 {
 	struct progress prog = {.enabled = o->progress};
+	struct eptf_replay_config cfgs[CMP_MAX_LANES] = {{0}};
+	struct eptf_replay_group *g = NULL;
 	struct eptf_diag diag;
-	struct eptf_op op;
+	struct eptf_op op, next;
 	uint64_t ops = 0;
 	int rc = EPTF_EXIT_OK, err;
-	size_t made = 0;
+	size_t made = 0, bad = 0;
 
+	if (nlanes > CMP_MAX_LANES)
+		return cli_fail(o->cmd, "too many lanes (%zu, at most %d)", nlanes, CMP_MAX_LANES);
 	for (; made < nlanes; made++) {
 		struct cmp_lane *l = &lanes[made];
-		struct eptf_replay_config cfg;
+		struct eptf_replay_config *cfg = &cfgs[made];
 
-		eptf_replay_config_default(&cfg);
-		cfg.strategy = l->strategy;
-		cfg.nr_vcpus = in->nr_vcpus;
-		cfg.parent = o->parent;
-		cfg.checker = o->checker;
-		cfg.on_violation = lane_violation;
-		cfg.on_error = lane_error;
-		cfg.ctx = l;
+		eptf_replay_config_default(cfg);
+		cfg->strategy = l->strategy;
+		cfg->nr_vcpus = in->nr_vcpus;
+		cfg->parent = o->parent;
+		cfg->checker = o->checker;
+		cfg->on_violation = lane_violation;
+		cfg->on_error = lane_error;
+		cfg->ctx = l;
 		l->sample = sample;
+		l->r = NULL;
 		if (sample) {
 			if (eptf_series_init(&l->series, EPTF_SERIES_MAX_POINTS) < 0) {
 				rc = cli_fail(o->cmd, "out of memory");
 				goto out;
 			}
-			cfg.on_flush = lane_flush;
-		}
-		err = eptf_replay_create(&cfg, &l->r);
-		if (err < 0) {
-			eptf_series_free(&l->series);
-			l->r = NULL;
-			rc = err == EPTF_ENOENT ? cli_usage_error(o->cmd, "unknown strategy '%s'", l->strategy)
-						: cli_fail(o->cmd, "%s: %s", l->strategy, eptf_strerror(err));
-			goto out;
+			cfg->on_flush = lane_flush;
 		}
 	}
+	/* the lanes share one L1 model: each op is applied once (replay.h) */
+	err = eptf_replay_group_create(cfgs, nlanes, &g, &bad);
+	if (err < 0) {
+		rc = err == EPTF_ENOENT && bad < nlanes
+			     ? cli_usage_error(o->cmd, "unknown strategy '%s'", lanes[bad].strategy)
+			     : cli_fail(o->cmd, "%s", eptf_strerror(err));
+		goto out;
+	}
+	for (size_t i = 0; i < nlanes; i++)
+		lanes[i].r = eptf_replay_group_lane(g, i);
 
+	/*
+	 * One op ahead: @next is read, and its L1 walk hinted, before @op is
+	 * replayed. A malformed @next is reported after @op has been replayed,
+	 * as when reading one op at a time.
+	 */
 	prog.start = prog.last = now();
-	for (;;) {
-		memset(&op, 0, sizeof(op));
-		err = input_next(in, &op, &diag);
-		if (err == 0)
-			break;
-		if (err < 0) {
+	memset(&next, 0, sizeof(next));
+	err = input_next(in, &next, &diag);
+	while (err > 0) {
+		op = next;
+		memset(&next, 0, sizeof(next));
+		err = input_next(in, &next, &diag);
+		if (err > 0)
+			eptf_replay_group_prefetch(g, &next);
+		int e = eptf_replay_group_op(g, &op);
+		if (e < 0) {
 			progress_end(&prog);
-			if (in->tr)
-				fprintf(stderr, "%s\n", diag.msg);
-			else
-				cli_fail(o->cmd, "%s: %s", in->name, eptf_strerror(err));
-			rc = EPTF_EXIT_USAGE;
+			rc = cli_fail(o->cmd, "at op %llu: %s", (unsigned long long)ops, eptf_strerror(e));
 			goto out;
-		}
-		for (size_t i = 0; i < nlanes; i++) {
-			/* the next lane's models load while this one works */
-			if (i + 1 < nlanes)
-				eptf_replay_prefetch(lanes[i + 1].r, &op);
-			err = eptf_replay_op(lanes[i].r, &op);
-			if (err < 0) {
-				progress_end(&prog);
-				rc = cli_fail(o->cmd, "%s at op %llu: %s", lanes[i].strategy,
-					      (unsigned long long)ops, eptf_strerror(err));
-				goto out;
-			}
 		}
 		ops++;
 		if (prog.enabled && !(ops & 1023))
 			progress_tick(&prog, in, ops);
+	}
+	if (err < 0) {
+		progress_end(&prog);
+		if (in->tr)
+			fprintf(stderr, "%s\n", diag.msg);
+		else
+			cli_fail(o->cmd, "%s: %s", in->name, eptf_strerror(err));
+		rc = EPTF_EXIT_USAGE;
+		goto out;
 	}
 	progress_end(&prog);
 
@@ -807,8 +816,8 @@ int cmp_run(const struct cmp_opts *o, struct cmp_input *in, struct cmp_lane *lan
 	}
 out:
 	progress_end(&prog); /* also on the error paths, before their message stays on screen */
+	eptf_replay_group_destroy(g);
 	for (size_t i = 0; i < made && i < nlanes; i++) {
-		eptf_replay_destroy(lanes[i].r);
 		lanes[i].r = NULL;
 		eptf_series_free(&lanes[i].series);
 	}

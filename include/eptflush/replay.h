@@ -82,7 +82,47 @@ int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op);
  */
 void eptf_replay_prefetch(struct eptf_replay *r, const struct eptf_op *op);
 
-/* The models a replay drives, for tests and tools that inspect them (owned by @r). */
+/*
+ * ---- Lanes over one L1 model ----
+ *
+ * KVM's MMU does the same whatever flush strategy follows it: what it zaps,
+ * syncs and write-protects, and so every flush point, depends only on the
+ * ops. Strategies, the parent and the checker read the L1 model, never
+ * change it. So several replays of the same ops (a comparison's lanes)
+ * can share one L1 model: each op is applied to it once, then every lane
+ * handles the result with its own strategy, parent and checker, in lane
+ * order, and the model frees what was zapped once all lanes have flushed.
+ * Each lane's metrics, callbacks and their order are what a replay of its
+ * own would give (tests/test_replay_group.c checks this).
+ */
+struct eptf_replay_group;
+
+/*
+ * A group of @n lanes (1..EPTF_REPLAY_GROUP_MAX), lane i configured by
+ * @cfgs[i]; every nr_vcpus must be the same (EPTF_EINVAL otherwise, and for
+ * n out of range). EPTF_ENOENT for an unknown strategy; then *@failed (when
+ * non-NULL) is the index of that lane.
+ */
+#define EPTF_REPLAY_GROUP_MAX 64
+int eptf_replay_group_create(const struct eptf_replay_config *cfgs, size_t n, struct eptf_replay_group **out,
+			     size_t *failed);
+/* Destroys the group and its lanes. */
+void eptf_replay_group_destroy(struct eptf_replay_group *g);
+
+/*
+ * Lane @i (NULL when out of range), owned by the group: ask it for metrics
+ * and models; eptf_replay_op() on it returns EPTF_EINVAL and
+ * eptf_replay_destroy() leaves it alone (the group destroys it).
+ */
+struct eptf_replay *eptf_replay_group_lane(struct eptf_replay_group *g, size_t i);
+
+/* Apply one op to every lane; returns as eptf_replay_op() does. */
+int eptf_replay_group_op(struct eptf_replay_group *g, const struct eptf_op *op);
+
+/* eptf_replay_prefetch() for the group's shared model. */
+void eptf_replay_group_prefetch(struct eptf_replay_group *g, const struct eptf_op *op);
+
+/* The models a replay drives, for tests and tools that inspect them (owned by @r; a group's lanes share one mmu). */
 struct eptf_parent *eptf_replay_parent(struct eptf_replay *r);
 struct eptf_mmu *eptf_replay_mmu(struct eptf_replay *r);
 

@@ -5,6 +5,11 @@
  * the checker, and only then let the model free what it zapped (flush
  * before free, rule 2). L2 accesses go to the parent after L1 has faulted
  * the page in, so the parent caches what L1 grants at that moment.
+ *
+ * Lanes (a strategy, its parent, its checker, its counters) hang off a
+ * group that owns the L1 model: the model's course does not depend on the
+ * strategy, so a comparison applies each op once and lets every lane
+ * handle the result (replay.h). A plain replay is a group of one.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -13,23 +18,36 @@
 
 #include <eptflush/replay.h>
 
+/* One lane: a strategy (or the oracle), its parent and its counters, over the group's L1 model. */
 struct eptf_replay {
+	struct eptf_replay_group *g;
 	struct eptf_replay_config cfg;
 	const struct eptf_strategy *strategy; /* NULL for ideal */
-	struct eptf_mmu *mmu;
+	struct eptf_mmu *mmu;                 /* the group's */
 	struct eptf_parent *parent;
 	struct eptf_flush_ctx fctx;
 	bool strategy_init;
 	/* engine counters */
-	uint64_t ops;
 	uint64_t refused;
 	uint64_t stale_violations;
 	uint64_t ideal_flush_points, ideal_calls, ideal_pages;
+};
+
+/*
+ * The L1 model and the lanes that share it (eptf_replay_create() makes a
+ * group of one, @solo: destroying its lane destroys the group).
+ */
+struct eptf_replay_group {
+	struct eptf_mmu *mmu;
+	uint64_t ops;
 	/*
-	 * The current op's result: here rather than on eptf_replay_op's stack,
-	 * so that the op needs no frame of its own (its address is r's).
+	 * The current op's result: here rather than on the op's stack, so
+	 * that the op needs no frame of its own.
 	 */
 	struct eptf_mmu_result res;
+	bool solo;
+	size_t n;
+	struct eptf_replay *lane[];
 };
 
 void eptf_replay_config_default(struct eptf_replay_config *cfg)
@@ -54,12 +72,13 @@ static void strategy_error(void *ctx, uint64_t op_index, const char *msg)
 		r->cfg.on_error(r->cfg.ctx, op_index, msg);
 }
 
-/* L1 freed a root page: the parent may forget that root (its hpa is never reused). */
+/* L1 freed a root page: every lane's parent may forget that root (its hpa is never reused). */
 static void root_freed(void *ctx, uint64_t root_hpa)
 {
-	struct eptf_replay *r = ctx;
+	struct eptf_replay_group *g = ctx;
 
-	eptf_parent_forget_root(r->parent, root_hpa);
+	for (size_t i = 0; i < g->n; i++)
+		eptf_parent_forget_root(g->lane[i]->parent, root_hpa);
 }
 
 /* The last fallback of a strategy (flush.h): INVEPT of the root whose full flush failed. */
@@ -70,9 +89,18 @@ static void strategy_invept(void *ctx, uint64_t root_hpa)
 	eptf_parent_flush_root(r->parent, root_hpa);
 }
 
-int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay **out)
+static void lane_destroy(struct eptf_replay *r)
 {
-	struct eptf_mmu_config mcfg = { .nr_vcpus = cfg->nr_vcpus ? cfg->nr_vcpus : 1 };
+	if (r->strategy_init && r->strategy && r->strategy->fini)
+		r->strategy->fini(&r->fctx);
+	if (r->parent)
+		eptf_parent_destroy(r->parent);
+	free(r);
+}
+
+/* A lane over @g's model (not yet in g->lane); EPTF_ENOENT for an unknown strategy. */
+static int lane_create(struct eptf_replay_group *g, const struct eptf_replay_config *cfg, struct eptf_replay **out)
+{
 	struct eptf_replay *r;
 	int err;
 
@@ -80,7 +108,9 @@ int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay 
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return EPTF_ENOMEM;
+	r->g = g;
 	r->cfg = *cfg;
+	r->mmu = g->mmu;
 	if (cfg->strategy_ops) {
 		r->strategy = cfg->strategy_ops;
 	} else if (!cfg->strategy || strcmp(cfg->strategy, EPTF_IDEAL_NAME) != 0) {
@@ -90,13 +120,9 @@ int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay 
 			return EPTF_ENOENT;
 		}
 	}
-	err = eptf_mmu_create(&mcfg, &r->mmu);
-	if (err < 0)
-		goto fail;
 	err = eptf_parent_create(&r->cfg.parent, xlate, r->mmu, &r->parent);
 	if (err < 0)
 		goto fail;
-	eptf_mmu_set_root_freed(r->mmu, root_freed, r);
 	r->fctx.hv = eptf_parent_transport(r->parent);
 	r->fctx.cost = &r->cfg.parent.cost;
 	r->fctx.parent_accepts_large = r->cfg.parent.allow_large;
@@ -114,21 +140,81 @@ int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay 
 	*out = r;
 	return 0;
 fail:
-	eptf_replay_destroy(r);
+	lane_destroy(r);
 	return err;
+}
+
+int eptf_replay_group_create(const struct eptf_replay_config *cfgs, size_t n, struct eptf_replay_group **out,
+			     size_t *failed)
+{
+	struct eptf_replay_group *g;
+	int err;
+
+	*out = NULL;
+	if (!cfgs || n < 1 || n > EPTF_REPLAY_GROUP_MAX)
+		return EPTF_EINVAL;
+	for (size_t i = 1; i < n; i++)
+		if (cfgs[i].nr_vcpus != cfgs[0].nr_vcpus)
+			return EPTF_EINVAL;
+
+	struct eptf_mmu_config mcfg = { .nr_vcpus = cfgs[0].nr_vcpus ? cfgs[0].nr_vcpus : 1 };
+
+	g = calloc(1, sizeof(*g) + n * sizeof(g->lane[0]));
+	if (!g)
+		return EPTF_ENOMEM;
+	err = eptf_mmu_create(&mcfg, &g->mmu);
+	if (err < 0)
+		goto fail;
+	eptf_mmu_set_root_freed(g->mmu, root_freed, g);
+	for (; g->n < n; g->n++) {
+		err = lane_create(g, &cfgs[g->n], &g->lane[g->n]);
+		if (err < 0) {
+			if (failed)
+				*failed = g->n;
+			goto fail;
+		}
+	}
+	*out = g;
+	return 0;
+fail:
+	eptf_replay_group_destroy(g);
+	return err;
+}
+
+void eptf_replay_group_destroy(struct eptf_replay_group *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->n; i++)
+		lane_destroy(g->lane[i]);
+	if (g->mmu)
+		eptf_mmu_destroy(g->mmu);
+	free(g);
+}
+
+struct eptf_replay *eptf_replay_group_lane(struct eptf_replay_group *g, size_t i)
+{
+	return g && i < g->n ? g->lane[i] : NULL;
+}
+
+int eptf_replay_create(const struct eptf_replay_config *cfg, struct eptf_replay **out)
+{
+	struct eptf_replay_group *g;
+	int err;
+
+	*out = NULL;
+	err = eptf_replay_group_create(cfg, 1, &g, NULL);
+	if (err < 0)
+		return err;
+	g->solo = true;
+	*out = g->lane[0];
+	return 0;
 }
 
 void eptf_replay_destroy(struct eptf_replay *r)
 {
-	if (!r)
-		return;
-	if (r->strategy_init && r->strategy && r->strategy->fini)
-		r->strategy->fini(&r->fctx);
-	if (r->parent)
-		eptf_parent_destroy(r->parent);
-	if (r->mmu)
-		eptf_mmu_destroy(r->mmu);
-	free(r);
+	if (r && r->g->solo)
+		eptf_replay_group_destroy(r->g);
 }
 
 static void report(struct eptf_replay *r, uint64_t op_index, const char *msg)
@@ -172,6 +258,7 @@ static void check(struct eptf_replay *r, const struct eptf_flush_point *fp)
 	r->stale_violations += eptf_check_stale(r->mmu, r->parent, fp, on_violation, r);
 }
 
+/* A lane's part of a flush point: its strategy (or the oracle), its checker, its on_flush. */
 static int flush_point(struct eptf_replay *r, const struct eptf_flush_point *fp)
 {
 	int err;
@@ -187,7 +274,6 @@ static int flush_point(struct eptf_replay *r, const struct eptf_flush_point *fp)
 		eptf_replay_metrics(r, &m);
 		r->cfg.on_flush(r->cfg.ctx, fp->op_index, &m);
 	}
-	eptf_mmu_finish(r->mmu);
 	return err;
 }
 
@@ -209,26 +295,39 @@ static void refused(struct eptf_replay *r, const struct eptf_op *op, uint64_t in
 
 /*
  * The parts of an op that most ops skip (a root switch, a flush point, a
- * refusal) are kept out of line, so that eptf_replay_op itself saves and
- * restores only the registers its common path needs (2 instead of 5).
+ * refusal) are kept out of line, so that the op itself saves and restores
+ * only the registers its common path needs.
  */
-static __attribute__((noinline)) int op_failed(struct eptf_replay *r, const struct eptf_op *op, int err)
+static __attribute__((noinline)) int op_failed(struct eptf_replay_group *g, const struct eptf_op *op, int err)
 {
 	if (err == EPTF_ENOMEM)
 		return err;
-	refused(r, op, r->ops - 1, err); /* the op's index */
+	for (size_t i = 0; i < g->n; i++)
+		refused(g->lane[i], op, g->ops - 1, err); /* the op's index */
 	return 0;
 }
 
-static __attribute__((noinline)) int op_flush(struct eptf_replay *r)
+/*
+ * Every lane flushes (the INVEPT of a root switch, then the flush point and
+ * its check), in lane order; then the model frees what it zapped, once all
+ * have flushed (rule 2). EPTF_ENOMEM if any lane ran out of memory.
+ */
+static __attribute__((noinline)) int op_flush(struct eptf_replay_group *g)
 {
-	const struct eptf_mmu_result *res = &r->res;
+	const struct eptf_mmu_result *res = &g->res;
+	int ret = 0;
 
-	if (res->loaded_root)
-		eptf_parent_flush_root(r->parent, res->loaded_root);
+	for (size_t i = 0; i < g->n; i++) {
+		struct eptf_replay *r = g->lane[i];
+
+		if (res->loaded_root)
+			eptf_parent_flush_root(r->parent, res->loaded_root);
+		if (res->fp.site != EPTF_SITE_NONE && flush_point(r, &res->fp) == EPTF_ENOMEM)
+			ret = EPTF_ENOMEM;
+	}
 	if (res->fp.site != EPTF_SITE_NONE)
-		return flush_point(r, &res->fp);
-	return 0;
+		eptf_mmu_finish(g->mmu);
+	return ret;
 }
 
 void eptf_replay_prefetch(struct eptf_replay *r, const struct eptf_op *op)
@@ -236,29 +335,41 @@ void eptf_replay_prefetch(struct eptf_replay *r, const struct eptf_op *op)
 	eptf_mmu_prefetch(r->mmu, op);
 }
 
-int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op)
+void eptf_replay_group_prefetch(struct eptf_replay_group *g, const struct eptf_op *op)
 {
-	struct eptf_mmu_result *res = &r->res;
+	eptf_mmu_prefetch(g->mmu, op);
+}
+
+int eptf_replay_group_op(struct eptf_replay_group *g, const struct eptf_op *op)
+{
+	struct eptf_mmu_result *res = &g->res;
 	int err;
 
-	err = eptf_mmu_apply(r->mmu, op, r->ops++, res);
+	err = eptf_mmu_apply(g->mmu, op, g->ops++, res);
 	if (err < 0)
-		return op_failed(r, op, err);
+		return op_failed(g, op, err);
 	if (res->loaded_root || res->fp.site != EPTF_SITE_NONE) {
-		err = op_flush(r);
+		err = op_flush(g);
 		if (err == EPTF_ENOMEM)
 			return err;
 	}
 	if (op->kind == EPTF_OP_ACCESS && !res->guest_fault) {
 		/* after a flush point (eptf_mmu_finish() has run) ask again */
 		uint64_t root = res->fp.site == EPTF_SITE_NONE ? res->access_root
-							      : eptf_mmu_vcpu_root(r->mmu, op->vcpu);
+							      : eptf_mmu_vcpu_root(g->mmu, op->vcpu);
 
-		if (root)
-			eptf_parent_access(r->parent, root, op->addr, op->flags & EPTF_OPF_WRITE,
+		for (size_t i = 0; root && i < g->n; i++)
+			eptf_parent_access(g->lane[i]->parent, root, op->addr, op->flags & EPTF_OPF_WRITE,
 					   op->flags & EPTF_OPF_EXEC);
 	}
 	return 0;
+}
+
+int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op)
+{
+	if (!r->g->solo)
+		return EPTF_EINVAL;
+	return eptf_replay_group_op(r->g, op);
 }
 
 struct eptf_parent *eptf_replay_parent(struct eptf_replay *r)
@@ -280,7 +391,7 @@ void eptf_replay_metrics(const struct eptf_replay *r, struct eptf_metrics *m)
 
 	eptf_parent_get_stats(r->parent, &ps);
 	memset(m, 0, sizeof(*m));
-	m->ops = r->ops;
+	m->ops = r->g->ops;
 	m->flush_points = fs->flush_points + r->ideal_flush_points;
 	m->hypercalls = fs->hypercalls + r->ideal_calls;
 	m->list_hypercalls = fs->list_hypercalls + r->ideal_calls;

@@ -23,8 +23,18 @@
  * read baseline of the same run (ops/s of replay divided by ops/s of the
  * plain read), so 0.25 means "replay is 4 times slower than just reading".
  *
+ *   lanes     (with the ops in memory, unless --no-lanes) every strategy
+ *             of the list plus `ideal`, checker on, as `eptflush compare`
+ *             runs them: `separate` gives each lane its own replay (its own
+ *             L1 model; each op goes to every replay in turn, the next lane
+ *             hinted, as compare did before round 4), `group` one
+ *             eptf_replay_group (one L1 model, applied once per op, the
+ *             next op hinted). Rates count ops through all lanes once (ops
+ *             of the trace per second); the ratio is group over separate.
+ *
  * usage: bench_replay [--ops N] [--reps N] [--guest-size GIB] [--vcpus N]
  *                     [--workloads LIST] [--strategies LIST] [--no-mem] [--by-kind]
+ *                     [--no-lanes]
  *   defaults: --ops 200000 --reps 3 --guest-size 16 --vcpus 4
  *             --workloads mixed,migrate --strategies every registered one
  *   (the guest and vCPU defaults are `eptflush compare`'s).
@@ -61,6 +71,7 @@ struct opts {
 	size_t nstrategies;
 	bool mem;
 	bool by_kind;
+	bool lanes;
 };
 
 static char tmpdir[64];
@@ -215,6 +226,68 @@ static void pass_mem(const struct eptf_replay_config *rcfg, const struct eptf_op
 	eptf_replay_destroy(r);
 }
 
+/* The lanes of the lanes figure: every strategy of the list, then `ideal`; checker on. */
+static size_t lane_cfgs(const struct opts *o, unsigned nr_vcpus, struct eptf_replay_config *cfgs)
+{
+	size_t n = 0;
+
+	for (size_t s = 0; s <= o->nstrategies; s++, n++) {
+		eptf_replay_config_default(&cfgs[n]);
+		cfgs[n].strategy = s < o->nstrategies ? o->strategies[s] : EPTF_IDEAL_NAME;
+		cfgs[n].nr_vcpus = nr_vcpus;
+		cfgs[n].checker = true;
+	}
+	return n;
+}
+
+/* All lanes, each its own replay (its own L1 model): the op goes to each in turn, the next lane hinted. */
+static void lanes_separate(const struct opts *o, unsigned nr_vcpus, const struct eptf_op *ops, uint64_t n,
+			   double *secs)
+{
+	struct eptf_replay_config cfgs[MAX_LIST + 1];
+	struct eptf_replay *r[MAX_LIST + 1];
+	size_t nl = lane_cfgs(o, nr_vcpus, cfgs);
+	int err;
+	double t0 = bench_now();
+
+	for (size_t l = 0; l < nl; l++)
+		if ((err = eptf_replay_create(&cfgs[l], &r[l])) < 0)
+			die(cfgs[l].strategy, err);
+	for (uint64_t i = 0; i < n; i++) {
+		for (size_t l = 0; l < nl; l++) {
+			if (l + 1 < nl)
+				eptf_replay_prefetch(r[l + 1], &ops[i]);
+			if ((err = eptf_replay_op(r[l], &ops[i])) < 0)
+				die("replay", err);
+		}
+	}
+	*secs = bench_now() - t0;
+	for (size_t l = 0; l < nl; l++)
+		eptf_replay_destroy(r[l]);
+}
+
+/* All lanes in one group (one L1 model), the next op hinted. */
+static void lanes_group(const struct opts *o, unsigned nr_vcpus, const struct eptf_op *ops, uint64_t n,
+			double *secs)
+{
+	struct eptf_replay_config cfgs[MAX_LIST + 1];
+	struct eptf_replay_group *g;
+	size_t nl = lane_cfgs(o, nr_vcpus, cfgs), bad = 0;
+	int err;
+	double t0 = bench_now();
+
+	if ((err = eptf_replay_group_create(cfgs, nl, &g, &bad)) < 0)
+		die(bad < nl ? cfgs[bad].strategy : "group", err);
+	for (uint64_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			eptf_replay_group_prefetch(g, &ops[i + 1]);
+		if ((err = eptf_replay_group_op(g, &ops[i])) < 0)
+			die("replay", err);
+	}
+	*secs = bench_now() - t0;
+	eptf_replay_group_destroy(g);
+}
+
 /*
  * Where the replay's time goes, per op kind: one replay of the in-memory
  * ops with a clock read around each op (CLOCK_MONOTONIC: per-op CPU-time
@@ -314,6 +387,22 @@ static void run_workload(const struct opts *o, const char *workload)
 			fflush(stdout);
 		}
 	}
+	if (o->mem && o->lanes) {
+		double ts[MAX_REPS], tg[MAX_REPS];
+
+		/* alternating, so that both see the same machine */
+		for (int k = 0; k < o->reps; k++) {
+			lanes_separate(o, hdr.nr_vcpus, ops, n, &ts[k]);
+			lanes_group(o, hdr.nr_vcpus, ops, n, &tg[k]);
+		}
+		double s_sep = bench_median(ts, o->reps), s_grp = bench_median(tg, o->reps);
+		printf("\n  lanes: %zu strategies + ideal, checker on, ops in memory (ops of the trace per second)\n",
+		       o->nstrategies);
+		printf("  %-10s %9s %12s %7s\n", "lanes", "s", "ops/s", "ratio");
+		printf("  %-10s %9.4f %12.0f %7.3f\n", "separate", s_sep, (double)n / s_sep, 1.0);
+		printf("  %-10s %9.4f %12.0f %7.3f\n", "group", s_grp, (double)n / s_grp, s_sep / s_grp);
+		fflush(stdout);
+	}
 	if (o->mem && o->by_kind) {
 		struct eptf_replay_config cfg;
 
@@ -329,13 +418,14 @@ static void run_workload(const struct opts *o, const char *workload)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_replay [--ops N] [--reps 1..%d] [--guest-size GIB] [--vcpus N]\n"
-			"                    [--workloads LIST] [--strategies LIST] [--no-mem] [--by-kind]\n",
+			"                    [--workloads LIST] [--strategies LIST] [--no-mem] [--by-kind]\n"
+			"                    [--no-lanes]\n",
 		MAX_REPS);
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.ops = 200000, .reps = 3, .guest_gib = 16, .vcpus = 4, .mem = true};
+	struct opts o = {.ops = 200000, .reps = 3, .guest_gib = 16, .vcpus = 4, .mem = true, .lanes = true};
 	static char wl_default[] = "mixed,migrate";
 	char *wl_list = wl_default, *st_list = NULL;
 
@@ -349,6 +439,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(a, "--by-kind")) {
 			o.by_kind = true;
+			continue;
+		}
+		if (!strcmp(a, "--no-lanes")) {
+			o.lanes = false;
 			continue;
 		}
 		if (!v) {

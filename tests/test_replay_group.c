@@ -1138,6 +1138,14 @@ static void test_create_vcpus(void **state)
 		assert_true(eptf_mmu_vcpu_root(eptf_replay_mmu(eptf_replay_group_lane(g, 0)), 2) != 0);
 	}
 	eptf_replay_group_destroy(g);
+	/* 0 vCPUs counts as 1 (as for eptf_replay_create), so 0 and 1 mix; 0 and 2 do not */
+	cfgs[0].nr_vcpus = 0;
+	cfgs[1].nr_vcpus = cfgs[2].nr_vcpus = cfgs[3].nr_vcpus = 1;
+	g = NULL;
+	assert_int_equal(eptf_replay_group_create(cfgs, 4, &g, NULL), 0);
+	eptf_replay_group_destroy(g);
+	cfgs[1].nr_vcpus = 2;
+	assert_int_equal(eptf_replay_group_create(cfgs, 4, &g, NULL), EPTF_EINVAL);
 }
 
 /* An unknown strategy in lane k: EPTF_ENOENT, *failed == k; failed may be NULL. */

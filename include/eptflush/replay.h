@@ -99,9 +99,10 @@ struct eptf_replay_group;
 
 /*
  * A group of @n lanes (1..EPTF_REPLAY_GROUP_MAX), lane i configured by
- * @cfgs[i]; every nr_vcpus must be the same (EPTF_EINVAL otherwise, and for
- * n out of range). EPTF_ENOENT for an unknown strategy; then *@failed (when
- * non-NULL) is the index of that lane.
+ * @cfgs[i]; every nr_vcpus must be the same, 0 counting as 1 (EPTF_EINVAL
+ * otherwise, and for n out of range). EPTF_ENOENT for an unknown strategy.
+ * When a lane cannot be made (an unknown strategy, its strategy's init
+ * failed, no memory), *@failed (when non-NULL) is its index.
  */
 #define EPTF_REPLAY_GROUP_MAX 64
 int eptf_replay_group_create(const struct eptf_replay_config *cfgs, size_t n, struct eptf_replay_group **out,

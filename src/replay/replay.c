@@ -153,11 +153,13 @@ int eptf_replay_group_create(const struct eptf_replay_config *cfgs, size_t n, st
 	*out = NULL;
 	if (!cfgs || n < 1 || n > EPTF_REPLAY_GROUP_MAX)
 		return EPTF_EINVAL;
+	/* 0 vCPUs means 1, as for a single replay */
+	unsigned nr_vcpus = cfgs[0].nr_vcpus ? cfgs[0].nr_vcpus : 1;
 	for (size_t i = 1; i < n; i++)
-		if (cfgs[i].nr_vcpus != cfgs[0].nr_vcpus)
+		if ((cfgs[i].nr_vcpus ? cfgs[i].nr_vcpus : 1) != nr_vcpus)
 			return EPTF_EINVAL;
 
-	struct eptf_mmu_config mcfg = { .nr_vcpus = cfgs[0].nr_vcpus ? cfgs[0].nr_vcpus : 1 };
+	struct eptf_mmu_config mcfg = { .nr_vcpus = nr_vcpus };
 
 	g = calloc(1, sizeof(*g) + n * sizeof(g->lane[0]));
 	if (!g)

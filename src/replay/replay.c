@@ -342,7 +342,12 @@ void eptf_replay_group_prefetch(struct eptf_replay_group *g, const struct eptf_o
 	eptf_mmu_prefetch(g->mmu, op);
 }
 
-int eptf_replay_group_op(struct eptf_replay_group *g, const struct eptf_op *op)
+/*
+ * One op through the group's @n lanes (g->n). Inlined into both callers:
+ * a plain replay passes the constant 1, so its op has no lane loop.
+ */
+static inline __attribute__((always_inline)) int group_op(struct eptf_replay_group *g, const struct eptf_op *op,
+							  size_t n)
 {
 	struct eptf_mmu_result *res = &g->res;
 	int err;
@@ -360,18 +365,23 @@ int eptf_replay_group_op(struct eptf_replay_group *g, const struct eptf_op *op)
 		uint64_t root = res->fp.site == EPTF_SITE_NONE ? res->access_root
 							      : eptf_mmu_vcpu_root(g->mmu, op->vcpu);
 
-		for (size_t i = 0; root && i < g->n; i++)
+		for (size_t i = 0; root && i < n; i++)
 			eptf_parent_access(g->lane[i]->parent, root, op->addr, op->flags & EPTF_OPF_WRITE,
 					   op->flags & EPTF_OPF_EXEC);
 	}
 	return 0;
 }
 
+int eptf_replay_group_op(struct eptf_replay_group *g, const struct eptf_op *op)
+{
+	return group_op(g, op, g->n);
+}
+
 int eptf_replay_op(struct eptf_replay *r, const struct eptf_op *op)
 {
 	if (!r->g->solo)
 		return EPTF_EINVAL;
-	return eptf_replay_group_op(r->g, op);
+	return group_op(r->g, op, 1);
 }
 
 struct eptf_parent *eptf_replay_parent(struct eptf_replay *r)

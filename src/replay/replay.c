@@ -18,12 +18,11 @@
 
 #include <eptflush/replay.h>
 
-/* One lane: a strategy (or the oracle), its parent and its counters, over the group's L1 model. */
+/* One lane: a strategy (or the oracle), its parent and its counters, over the group's L1 model (r->g->mmu). */
 struct eptf_replay {
 	struct eptf_replay_group *g;
 	struct eptf_replay_config cfg;
 	const struct eptf_strategy *strategy; /* NULL for ideal */
-	struct eptf_mmu *mmu;                 /* the group's */
 	struct eptf_parent *parent;
 	struct eptf_flush_ctx fctx;
 	bool strategy_init;
@@ -110,7 +109,6 @@ static int lane_create(struct eptf_replay_group *g, const struct eptf_replay_con
 		return EPTF_ENOMEM;
 	r->g = g;
 	r->cfg = *cfg;
-	r->mmu = g->mmu;
 	if (cfg->strategy_ops) {
 		r->strategy = cfg->strategy_ops;
 	} else if (!cfg->strategy || strcmp(cfg->strategy, EPTF_IDEAL_NAME) != 0) {
@@ -120,13 +118,13 @@ static int lane_create(struct eptf_replay_group *g, const struct eptf_replay_con
 			return EPTF_ENOENT;
 		}
 	}
-	err = eptf_parent_create(&r->cfg.parent, xlate, r->mmu, &r->parent);
+	err = eptf_parent_create(&r->cfg.parent, xlate, r->g->mmu, &r->parent);
 	if (err < 0)
 		goto fail;
 	r->fctx.hv = eptf_parent_transport(r->parent);
 	r->fctx.cost = &r->cfg.parent.cost;
 	r->fctx.parent_accepts_large = r->cfg.parent.allow_large;
-	r->fctx.mmu = r->mmu;
+	r->fctx.mmu = r->g->mmu;
 	r->fctx.error = strategy_error;
 	r->fctx.error_ctx = r;
 	r->fctx.invept = strategy_invept;
@@ -245,7 +243,7 @@ static int ideal_flush(struct eptf_replay *r, const struct eptf_flush_point *fp)
 	struct eptf_ideal_counts c = { 0 };
 
 	r->ideal_flush_points++;
-	eptf_ideal_flush(r->mmu, r->parent, fp, &c);
+	eptf_ideal_flush(r->g->mmu, r->parent, fp, &c);
 	r->ideal_calls += c.roots;
 	r->ideal_pages += c.pages;
 	return 0;
@@ -257,7 +255,7 @@ static void check(struct eptf_replay *r, const struct eptf_flush_point *fp)
 {
 	if (!r->cfg.checker)
 		return;
-	r->stale_violations += eptf_check_stale(r->mmu, r->parent, fp, on_violation, r);
+	r->stale_violations += eptf_check_stale(r->g->mmu, r->parent, fp, on_violation, r);
 }
 
 /* A lane's part of a flush point: its strategy (or the oracle), its checker, its on_flush. */
@@ -334,7 +332,7 @@ static __attribute__((noinline)) int op_flush(struct eptf_replay_group *g)
 
 void eptf_replay_prefetch(struct eptf_replay *r, const struct eptf_op *op)
 {
-	eptf_mmu_prefetch(r->mmu, op);
+	eptf_mmu_prefetch(r->g->mmu, op);
 }
 
 void eptf_replay_group_prefetch(struct eptf_replay_group *g, const struct eptf_op *op)
@@ -391,7 +389,7 @@ struct eptf_parent *eptf_replay_parent(struct eptf_replay *r)
 
 struct eptf_mmu *eptf_replay_mmu(struct eptf_replay *r)
 {
-	return r->mmu;
+	return r->g->mmu;
 }
 
 /* ---- metrics ------------------------------------------------------------ */
